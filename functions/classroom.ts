@@ -1,0 +1,124 @@
+// The upstream: Classroom's invitations API through the official client (@googleapis/classroom), loaded on
+// first use so that importing the function stays cheap. Classroom's error answers become ApiErrors that
+// carry Classroom's own status and error object unchanged.
+import type * as ClassroomModule from '@googleapis/classroom';
+import type { classroom_v1 } from '@googleapis/classroom';
+import type { Config } from './config';
+import { ApiError, canonicalForHttp, GoogleErrorObject, retryable, gatewayError } from './errors';
+import type { InvitationRequest } from './validation';
+
+export const ROSTERS_SCOPE = 'https://www.googleapis.com/auth/classroom.rosters';
+
+/** Classroom's Invitation resource as it answers it. */
+export interface Invitation {
+  id: string;
+  userId: string;
+  courseId: string;
+  role: string;
+}
+
+export interface CallOptions {
+  /** Milliseconds before the call is abandoned (answered as DEADLINE_EXCEEDED). */
+  timeoutMs: number;
+}
+
+export interface ClassroomInvitations {
+  create(invitation: InvitationRequest, opts: CallOptions): Promise<Invitation>;
+  /** The pending invitation for a (course, user) pair, if Classroom has one. */
+  findForPair(courseId: string, userId: string, opts: CallOptions): Promise<Invitation | undefined>;
+}
+
+interface GaxiosLikeError {
+  code?: unknown;
+  message?: unknown;
+  response?: { status?: unknown; data?: unknown; headers?: unknown };
+}
+
+function isGoogleErrorObject(v: unknown): v is GoogleErrorObject {
+  if (typeof v !== 'object' || v === null) return false;
+  const o = v as Record<string, unknown>;
+  return typeof o.code === 'number' && typeof o.message === 'string' && typeof o.status === 'string';
+}
+
+const TIMEOUT_CODES = new Set(['ETIMEDOUT', 'ECONNABORTED', 'ESOCKETTIMEDOUT', 'ABORT_ERR']);
+
+/**
+ * Turns what the client threw into an ApiError. An answer from Classroom keeps its HTTP status and
+ * error object exactly (duck-typed: two gaxios copies may coexist, so instanceof is unreliable).
+ */
+export function upstreamError(err: unknown): ApiError {
+  if (err instanceof ApiError) return err;
+  const e = (typeof err === 'object' && err !== null ? err : {}) as GaxiosLikeError;
+  const status = typeof e.response?.status === 'number' ? e.response.status : undefined;
+  if (status !== undefined) {
+    const data = e.response?.data as { error?: unknown } | undefined;
+    const body: GoogleErrorObject = isGoogleErrorObject(data?.error)
+      ? data.error
+      : { code: status, message: typeof e.message === 'string' ? e.message : `Classroom answered HTTP ${status}`, status: canonicalForHttp(status) };
+    const headers: Record<string, string> = {};
+    const retryAfter = headerValue(e.response?.headers, 'retry-after');
+    if (retryAfter) headers['Retry-After'] = retryAfter;
+    return new ApiError({ httpStatus: status, body, headers, upstream: true });
+  }
+  const name = (err as { name?: unknown })?.name;
+  if ((typeof e.code === 'string' && TIMEOUT_CODES.has(e.code)) || name === 'AbortError' || name === 'TimeoutError') {
+    return gatewayError('DEADLINE_EXCEEDED', 'Classroom did not answer within the deadline. The invitation may have been created; retry to find out.');
+  }
+  return retryable('UNAVAILABLE', 'Classroom could not be reached. Retry the request.', 1, 'UPSTREAM_UNREACHABLE');
+}
+
+function headerValue(headers: unknown, name: string): string | undefined {
+  if (!headers || typeof headers !== 'object') return undefined;
+  const h = headers as { get?: (n: string) => unknown } & Record<string, unknown>;
+  const v = typeof h.get === 'function' ? h.get(name) : h[name];
+  return typeof v === 'string' ? v : undefined;
+}
+
+function asInvitation(data: classroom_v1.Schema$Invitation): Invitation {
+  return { id: data.id ?? '', userId: data.userId ?? '', courseId: data.courseId ?? '', role: data.role ?? '' };
+}
+
+/** Builds the production client: the official library, with domain-wide delegation when a subject is set. */
+export function createClassroomInvitations(config: Config): ClassroomInvitations {
+  let client: Promise<classroom_v1.Classroom> | undefined;
+  const load = () =>
+    (client ??= Promise.resolve().then(() => {
+      const mod = require('@googleapis/classroom') as typeof ClassroomModule;
+      const options: classroom_v1.Options = { version: 'v1', rootUrl: config.classroomRootUrl };
+      if (!config.classroomIsLocal) {
+        options.auth = new mod.auth.GoogleAuth({
+          scopes: [ROSTERS_SCOPE],
+          ...(config.classroomSubject ? { clientOptions: { subject: config.classroomSubject } } : {}),
+        });
+      }
+      return mod.classroom(options);
+    }));
+
+  // invitations.create is not idempotent: the client's own retries stay off; the gateway decides.
+  // Node's own fetch: gaxios would otherwise import node-fetch dynamically on first use, which costs
+  // time on the cold path and fails inside Jest's module sandbox.
+  const callOpts = (o: CallOptions) => ({ timeout: o.timeoutMs, retry: false, fetchImplementation: fetch });
+
+  return {
+    async create(invitation, opts) {
+      const c = await load();
+      try {
+        const res = await c.invitations.create({ requestBody: { ...invitation } }, callOpts(opts));
+        return asInvitation(res.data);
+      } catch (err) {
+        throw upstreamError(err);
+      }
+    },
+    async findForPair(courseId, userId, opts) {
+      const c = await load();
+      try {
+        // At most one invitation exists per user and course, so the first page is the whole answer.
+        const res = await c.invitations.list({ courseId, userId, pageSize: 10 }, callOpts(opts));
+        const first = res.data.invitations?.[0];
+        return first ? asInvitation(first) : undefined;
+      } catch (err) {
+        throw upstreamError(err);
+      }
+    },
+  };
+}

@@ -1,0 +1,90 @@
+// Configuration, parsed once from an injectable environment (tests pass their own; nothing reads process.env later).
+import { z } from 'zod';
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+export interface Config {
+  /** Google Cloud project of the Firestore database; undefined lets the client library discover it. */
+  projectId: string | undefined;
+  /** Classroom API root; any path is ignored by the client (it always calls /v1/... at the root). */
+  classroomRootUrl: string;
+  /** True when the root is a plain-http loopback stand-in: no credentials are sent. */
+  classroomIsLocal: boolean;
+  /** Workspace user impersonated through domain-wide delegation. */
+  classroomSubject: string | undefined;
+  /** Prefix for the `invitations` and `audit` collections (isolates tenants or test suites in one database). */
+  collectionPrefix: string;
+  /** How long a repeat waits for an in-flight first request before answering 409 ABORTED. */
+  inflightWaitMs: number;
+  /** Lease on an in-flight reservation; after it, another request may take the pair over. */
+  leaseMs: number;
+  /** Time allowed for one Classroom call. */
+  classroomTimeoutMs: number;
+}
+
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
+
+function isLoopback(hostname: string): boolean {
+  return LOOPBACK_HOSTS.has(hostname) || /^127\.\d+\.\d+\.\d+$/.test(hostname);
+}
+
+const intFrom = (name: string, def: number, min: number, max: number) =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v.trim() === '') return def;
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < min || n > max) {
+        ctx.addIssue({ code: 'custom', message: `${name} must be an integer between ${min} and ${max}` });
+        return z.NEVER;
+      }
+      return n;
+    });
+
+const EnvSchema = z.object({
+  GOOGLE_CLOUD_PROJECT: z.string().optional(),
+  CLASSROOM_ROOT_URL: z.string().optional(),
+  CLASSROOM_SUBJECT: z.string().optional(),
+  COLLECTION_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]*$/, 'COLLECTION_PREFIX may hold only letters, digits, _ and -')
+    .optional(),
+  INFLIGHT_WAIT_MS: intFrom('INFLIGHT_WAIT_MS', 3000, 0, 60_000),
+  LEASE_SECONDS: intFrom('LEASE_SECONDS', 60, 1, 3600),
+  CLASSROOM_TIMEOUT_MS: intFrom('CLASSROOM_TIMEOUT_MS', 10_000, 100, 120_000),
+});
+
+export function parseConfig(env: Record<string, string | undefined> = process.env): Config {
+  const parsed = EnvSchema.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+  }
+  const e = parsed.data;
+  const root = e.CLASSROOM_ROOT_URL?.trim() || 'https://classroom.googleapis.com/';
+  let url: URL;
+  try {
+    url = new URL(root);
+  } catch {
+    throw new ConfigError(`CLASSROOM_ROOT_URL is not a URL: ${root}`);
+  }
+  const classroomIsLocal = url.protocol === 'http:' && isLoopback(url.hostname);
+  if (url.protocol !== 'https:' && !classroomIsLocal) {
+    throw new ConfigError('CLASSROOM_ROOT_URL must be https, or plain http on a loopback address');
+  }
+  return {
+    projectId: e.GOOGLE_CLOUD_PROJECT?.trim() || undefined,
+    classroomRootUrl: url.origin + '/',
+    classroomIsLocal,
+    classroomSubject: e.CLASSROOM_SUBJECT?.trim() || undefined,
+    collectionPrefix: e.COLLECTION_PREFIX ?? '',
+    inflightWaitMs: e.INFLIGHT_WAIT_MS,
+    leaseMs: e.LEASE_SECONDS * 1000,
+    classroomTimeoutMs: e.CLASSROOM_TIMEOUT_MS,
+  };
+}

@@ -1,0 +1,51 @@
+// HTTP routing for the `invitations` function: Classroom-compatible endpoints plus health.
+import { randomUUID } from 'node:crypto';
+import type { Request, Response } from '@google-cloud/functions-framework';
+import type { RequestContext } from '../audit';
+import { gatewayError, toApiError } from '../errors';
+import type { Answer, InvitationGateway } from '../gateway';
+import { errorFields, log } from '../logs';
+import { callerFromAuthorization } from './caller';
+
+export interface AppDeps {
+  gateway: InvitationGateway;
+}
+
+export type Handler = (req: Request, res: Response) => Promise<void>;
+
+function send(res: Response, answer: Pick<Answer, 'httpStatus' | 'body' | 'headers'>, requestId: string): void {
+  res.status(answer.httpStatus);
+  res.set({ ...answer.headers, 'X-Request-Id': requestId, 'Cache-Control': 'no-store' });
+  res.json(answer.body);
+}
+
+function requestContext(req: Request, requestId: string): RequestContext {
+  return { requestId, source: 'http', caller: callerFromAuthorization(req.get('authorization')) };
+}
+
+export function createApp(deps: AppDeps): Handler {
+  return async (req, res) => {
+    const requestId = randomUUID();
+    try {
+      const path = req.path.replace(/\/+$/, '') || '/';
+      if (path === '/healthz' && (req.method === 'GET' || req.method === 'HEAD')) {
+        send(res, { httpStatus: 200, body: { status: 'ok' }, headers: {} }, requestId);
+        return;
+      }
+      if (path === '/v1/invitations' && req.method === 'POST') {
+        const answer = await deps.gateway.createFromHttp(
+          { contentType: req.get('content-type'), rawBody: req.rawBody, body: req.body },
+          requestContext(req, requestId),
+        );
+        send(res, answer, requestId);
+        return;
+      }
+      const err = gatewayError('NOT_FOUND', `No route for ${req.method} ${req.path}.`);
+      send(res, { httpStatus: err.httpStatus, body: err.toJSON(), headers: err.headers }, requestId);
+    } catch (err) {
+      log('ERROR', 'unhandled failure while serving a request', { requestId, ...errorFields(err) });
+      const e = toApiError(err);
+      if (!res.headersSent) send(res, { httpStatus: e.httpStatus, body: e.toJSON(), headers: e.headers }, requestId);
+    }
+  };
+}

@@ -1,0 +1,184 @@
+// The dedup ledger: one document per (course, user) in `invitations`, with a deterministic id.
+// Claim-in-commit / act-outside / record-after: a reservation and its audit event are one atomic commit
+// with a create-if-absent (or update-if-unchanged) precondition, so concurrent duplicates never lock each
+// other; Classroom is called outside; the outcome is recorded in a second commit guarded by the claim's
+// write time, so a request that lost its lease can never overwrite its successor.
+import { createHash } from 'node:crypto';
+import type { DocumentReference, Firestore, Timestamp as TimestampT, WriteBatch } from '@google-cloud/firestore';
+import { FieldValue, Timestamp } from '@google-cloud/firestore';
+import { AuditEvent, AuditFields, definedOnly } from './audit';
+import type { Invitation } from './classroom';
+import type { InvitationRequest } from './validation';
+
+export const LEDGER_COLLECTION = 'invitations';
+export const AUDIT_COLLECTION = 'audit';
+
+// gRPC canonical codes as the Firestore client reports them.
+const NOT_FOUND = 5;
+const ALREADY_EXISTS = 6;
+const FAILED_PRECONDITION = 9;
+
+export type LedgerState = 'pending' | 'created';
+
+export interface LedgerEntry {
+  courseId: string;
+  userId: string;
+  role: string;
+  state: LedgerState;
+  /** The request that holds (pending) or made (created) the entry. */
+  requestId: string;
+  leaseExpiresAt?: TimestampT;
+  invitation?: Invitation;
+  origin?: 'created' | 'adopted';
+}
+
+export interface LedgerSnapshot {
+  entry: LedgerEntry;
+  updateTime: TimestampT;
+}
+
+/** Proof of a reservation: the ledger document's write time when this request claimed it. */
+export interface Claim {
+  key: string;
+  requestId: string;
+  writeTime: TimestampT;
+}
+
+export function pairKey(courseId: string, userId: string): string {
+  // Hashing spreads ids evenly (no hotspots), avoids `/` and keeps addresses out of document ids.
+  return createHash('sha256').update(`${courseId}\n${userId.toLowerCase()}`).digest('hex');
+}
+
+function codeOf(err: unknown): unknown {
+  return typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
+}
+
+export class Ledger {
+  private readonly ledger;
+  private readonly audit;
+
+  constructor(
+    private readonly db: Firestore,
+    prefix: string,
+    private readonly leaseMs: number,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.ledger = db.collection(prefix + LEDGER_COLLECTION);
+    this.audit = db.collection(prefix + AUDIT_COLLECTION);
+  }
+
+  ref(key: string): DocumentReference {
+    return this.ledger.doc(key);
+  }
+
+  async read(key: string): Promise<LedgerSnapshot | undefined> {
+    const snap = await this.ledger.doc(key).get();
+    if (!snap.exists || !snap.updateTime) return undefined;
+    return { entry: snap.data() as LedgerEntry, updateTime: snap.updateTime };
+  }
+
+  isLeaseExpired(entry: LedgerEntry): boolean {
+    return entry.state === 'pending' && (entry.leaseExpiresAt?.toMillis() ?? 0) <= this.now();
+  }
+
+  private pendingEntry(req: InvitationRequest, requestId: string): Record<string, unknown> {
+    return {
+      courseId: req.courseId,
+      userId: req.userId,
+      role: req.role,
+      state: 'pending',
+      requestId,
+      leaseExpiresAt: Timestamp.fromMillis(this.now() + this.leaseMs),
+      updatedAt: FieldValue.serverTimestamp(),
+    };
+  }
+
+  private auditDoc(event: AuditEvent): Record<string, unknown> {
+    return { ...definedOnly(event), at: FieldValue.serverTimestamp() };
+  }
+
+  /** Reserves a pair nobody holds. Undefined when another request got there first. */
+  async claimNew(key: string, req: InvitationRequest, event: AuditEvent): Promise<Claim | undefined> {
+    const batch = this.db.batch();
+    batch.create(this.ledger.doc(key), { ...this.pendingEntry(req, event.requestId), createdAt: FieldValue.serverTimestamp() });
+    batch.create(this.audit.doc(event.requestId), this.auditDoc(event));
+    try {
+      const [ledgerWrite] = await batch.commit();
+      return { key, requestId: event.requestId, writeTime: ledgerWrite!.writeTime };
+    } catch (err) {
+      if (codeOf(err) === ALREADY_EXISTS) return undefined;
+      throw err;
+    }
+  }
+
+  /** Takes over a pair whose holder's lease ran out. Undefined when another request changed it first. */
+  async takeOver(snapshot: LedgerSnapshot, key: string, req: InvitationRequest, event: AuditEvent): Promise<Claim | undefined> {
+    const batch = this.db.batch();
+    batch.update(this.ledger.doc(key), this.pendingEntry(req, event.requestId), { lastUpdateTime: snapshot.updateTime });
+    batch.create(this.audit.doc(event.requestId), this.auditDoc(event));
+    try {
+      const [ledgerWrite] = await batch.commit();
+      return { key, requestId: event.requestId, writeTime: ledgerWrite!.writeTime };
+    } catch (err) {
+      const code = codeOf(err);
+      if (code === FAILED_PRECONDITION || code === NOT_FOUND || code === ALREADY_EXISTS) return undefined;
+      throw err;
+    }
+  }
+
+  /** Records the invitation Classroom holds for the pair and completes the claim's audit event. */
+  async recordCreated(claim: Claim, invitation: Invitation, origin: 'created' | 'adopted', audit: AuditFields): Promise<void> {
+    await this.finish(claim, audit, (batch, ref) =>
+      batch.update(
+        ref,
+        {
+          state: 'created',
+          role: invitation.role,
+          invitation,
+          origin,
+          leaseExpiresAt: FieldValue.delete(),
+          updatedAt: FieldValue.serverTimestamp(),
+        },
+        { lastUpdateTime: claim.writeTime },
+      ),
+    );
+  }
+
+  /** Frees the pair so that the next request goes to Classroom again. */
+  async release(claim: Claim, audit: AuditFields): Promise<void> {
+    await this.finish(claim, audit, (batch, ref) => batch.delete(ref, { lastUpdateTime: claim.writeTime }));
+  }
+
+  /** Keeps the reservation but ends its lease at once: the next request takes over and reconciles. */
+  async expireLease(claim: Claim, audit: AuditFields): Promise<void> {
+    await this.finish(claim, audit, (batch, ref) =>
+      batch.update(ref, { leaseExpiresAt: Timestamp.fromMillis(0), updatedAt: FieldValue.serverTimestamp() }, { lastUpdateTime: claim.writeTime }),
+    );
+  }
+
+  private async finish(
+    claim: Claim,
+    audit: AuditFields,
+    write: (batch: WriteBatch, ref: DocumentReference) => void,
+  ): Promise<void> {
+    const auditRef = this.audit.doc(claim.requestId);
+    const auditPatch = { ...definedOnly(audit), finishedAt: FieldValue.serverTimestamp() };
+    const batch = this.db.batch();
+    write(batch, this.ledger.doc(claim.key));
+    batch.update(auditRef, auditPatch);
+    try {
+      await batch.commit();
+    } catch (err) {
+      // Our lease ran out and another request took the pair over: the ledger is theirs now; only the
+      // audit event is still ours to complete.
+      const code = codeOf(err);
+      if (code !== FAILED_PRECONDITION && code !== NOT_FOUND) throw err;
+      await auditRef.update(auditPatch);
+    }
+  }
+
+  /** Appends the final event of a request that reserved nothing. */
+  async appendAudit(event: AuditEvent): Promise<void> {
+    await this.audit.doc(event.requestId).create(this.auditDoc(event));
+  }
+}

@@ -1,0 +1,14 @@
+// Builds the production object graph from configuration, once per instance.
+import { Firestore } from '@google-cloud/firestore';
+import { createClassroomInvitations } from './classroom';
+import type { Config } from './config';
+import { InvitationGateway } from './gateway';
+import { createApp, Handler } from './http/app';
+import { Ledger } from './ledger';
+
+export function createRuntimeHandler(config: Config): Handler {
+  const db = new Firestore({ ...(config.projectId ? { projectId: config.projectId } : {}), ignoreUndefinedProperties: true });
+  const ledger = new Ledger(db, config.collectionPrefix, config.leaseMs);
+  const gateway = new InvitationGateway(config, ledger, createClassroomInvitations(config));
+  return createApp({ gateway });
+}

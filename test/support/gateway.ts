@@ -1,0 +1,66 @@
+// Starts the gateway the way production does (Functions Framework pipeline, real Firestore emulator, the
+// official Classroom client) against an in-process Classroom stand-in. Each call gets its own data.
+import { randomBytes } from 'node:crypto';
+import type { Server } from 'node:http';
+import { http } from '@google-cloud/functions-framework';
+import { getTestServer } from '@google-cloud/functions-framework/testing';
+import type { Firestore } from '@google-cloud/firestore';
+import { createClassroomInvitations, ClassroomInvitations } from '../../functions/classroom';
+import { Config, parseConfig } from '../../functions/config';
+import { InvitationGateway } from '../../functions/gateway';
+import { createApp } from '../../functions/http/app';
+import { installBodyErrorHandler } from '../../functions/http/body-errors';
+import { Ledger, AUDIT_COLLECTION, LEDGER_COLLECTION } from '../../functions/ledger';
+import { ClassroomStandIn } from '../../functions/standin/server';
+import { newFirestore, PROJECT_ID, uniquePrefix } from './emulator';
+
+export interface TestGateway {
+  server: Server;
+  standIn: ClassroomStandIn;
+  db: Firestore;
+  config: Config;
+  ledger: Ledger;
+  gateway: InvitationGateway;
+  classroom: ClassroomInvitations;
+  auditDocs(): Promise<Record<string, unknown>[]>;
+  ledgerDocs(): Promise<Record<string, unknown>[]>;
+  close(): Promise<void>;
+}
+
+export async function startTestGateway(name: string, env: Record<string, string> = {}): Promise<TestGateway> {
+  installBodyErrorHandler();
+  const standIn = new ClassroomStandIn();
+  const standInUrl = await standIn.start();
+  const prefix = uniquePrefix(name);
+  const config = parseConfig({
+    GOOGLE_CLOUD_PROJECT: PROJECT_ID,
+    CLASSROOM_ROOT_URL: standInUrl,
+    COLLECTION_PREFIX: prefix,
+    INFLIGHT_WAIT_MS: '3000',
+    ...env,
+  });
+  const db = newFirestore();
+  const ledger = new Ledger(db, config.collectionPrefix, config.leaseMs);
+  const classroom = createClassroomInvitations(config);
+  const gateway = new InvitationGateway(config, ledger, classroom);
+  const fnName = `invitations_${name}_${randomBytes(3).toString('hex')}`;
+  http(fnName, createApp({ gateway }));
+  const server = getTestServer(fnName);
+  const docs = async (collection: string) => (await db.collection(prefix + collection).get()).docs.map((d) => ({ _id: d.id, ...d.data() }));
+  return {
+    server,
+    standIn,
+    db,
+    config,
+    ledger,
+    gateway,
+    classroom,
+    auditDocs: () => docs(AUDIT_COLLECTION),
+    ledgerDocs: () => docs(LEDGER_COLLECTION),
+    async close() {
+      await standIn.stop();
+      server.close?.();
+      await db.terminate();
+    },
+  };
+}
