@@ -1,0 +1,32 @@
+import { ConfigError, parseConfig } from '../../functions/config';
+
+describe('configuration', () => {
+  it('defaults to the real Classroom API with credentials', () => {
+    const c = parseConfig({});
+    expect(c.classroomRootUrl).toBe('https://classroom.googleapis.com/');
+    expect(c.classroomIsLocal).toBe(false);
+    expect(c.collectionPrefix).toBe('');
+    expect(c.leaseMs).toBe(60_000);
+    expect(c.inflightWaitMs).toBe(3000);
+  });
+  it.each(['http://127.0.0.1:8090', 'http://localhost:8090/', 'http://[::1]:1/'])('sends no credentials to a loopback stand-in at %s', (url) => {
+    expect(parseConfig({ CLASSROOM_ROOT_URL: url }).classroomIsLocal).toBe(true);
+  });
+  it('refuses plain http anywhere but loopback', () => {
+    expect(() => parseConfig({ CLASSROOM_ROOT_URL: 'http://classroom.example.com/' })).toThrow(ConfigError);
+  });
+  it('keeps only the origin of the root URL, as the client library does', () => {
+    expect(parseConfig({ CLASSROOM_ROOT_URL: 'https://proxy.example.com/some/path' }).classroomRootUrl).toBe('https://proxy.example.com/');
+  });
+  it.each([
+    ['LEASE_SECONDS', '0'],
+    ['INFLIGHT_WAIT_MS', 'soon'],
+    ['COLLECTION_PREFIX', 'a/b'],
+    ['CLASSROOM_ROOT_URL', 'not a url'],
+  ])('refuses %s=%s with a clear message', (name, value) => {
+    expect(() => parseConfig({ [name]: value })).toThrow(new RegExp(name));
+  });
+  it('reads the subject for domain-wide delegation', () => {
+    expect(parseConfig({ CLASSROOM_SUBJECT: ' admin@district.example ' }).classroomSubject).toBe('admin@district.example');
+  });
+});

@@ -1,0 +1,60 @@
+// `npm start`: the local stack. Runs inside `firebase emulators:exec` (Firestore emulator up), starts the
+// Classroom stand-in and the built function under the Functions Framework, then prints a curl to paste.
+import { spawn } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { ClassroomStandIn } from '../functions/standin/server';
+
+const PROJECT = process.env.GOOGLE_CLOUD_PROJECT || process.env.GCLOUD_PROJECT || 'demo-classroom-gateway';
+const port = Number(process.env.PORT || 8080);
+const standInPort = Number(process.env.STANDIN_PORT || 8090);
+
+async function waitForHealth(url: string, deadlineMs: number): Promise<void> {
+  const until = Date.now() + deadlineMs;
+  for (;;) {
+    try {
+      if ((await fetch(url)).ok) return;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > until) throw new Error(`the function did not answer ${url} within ${deadlineMs} ms`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+async function main(): Promise<void> {
+  if (!process.env.FIRESTORE_EMULATOR_HOST) throw new Error('run through `npm start` (it starts the Firestore emulator)');
+  const standIn = new ClassroomStandIn();
+  const standInUrl = await standIn.start(standInPort);
+  // The framework's own CLI (what `functions-framework --target=invitations` runs), serving the built entry.
+  const cli = join(dirname(require.resolve('@google-cloud/functions-framework')), 'main.js');
+  const fn = spawn(process.execPath, [cli, '--target=invitations', `--port=${port}`], {
+    stdio: 'inherit',
+    env: { ...process.env, GOOGLE_CLOUD_PROJECT: PROJECT, CLASSROOM_ROOT_URL: process.env.CLASSROOM_ROOT_URL || standInUrl, PORT: String(port) },
+  });
+  const stop = async (code: number) => {
+    fn.kill('SIGTERM');
+    await standIn.stop();
+    process.exit(code);
+  };
+  fn.on('exit', (code) => void stop(code ?? 1));
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => void stop(0));
+
+  await waitForHealth(`http://127.0.0.1:${port}/healthz`, 30_000);
+  const body = JSON.stringify({ courseId: 'd:math-101', userId: 'ada@school.example', role: 'STUDENT' });
+  console.log(`
+Local stack ready:
+  function            http://localhost:${port}  (target "invitations")
+  Firestore emulator  ${process.env.FIRESTORE_EMULATOR_HOST}  (project ${PROJECT})
+  Classroom stand-in  ${standInUrl}
+
+Try it:
+  curl -s -X POST http://localhost:${port}/v1/invitations -H 'Content-Type: application/json' -d '${body}'
+
+Press Ctrl-C to stop.
+`);
+}
+
+main().catch((err) => {
+  console.error(err instanceof Error ? err.message : err);
+  process.exit(1);
+});
