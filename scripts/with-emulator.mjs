@@ -14,7 +14,9 @@ if (!command) {
 const child = spawn(
   'npx',
   ['--no-install', 'firebase', 'emulators:exec', '--only', 'firestore', '--project', process.env.GOOGLE_CLOUD_PROJECT ?? EMULATOR_PROJECT, command],
-  { stdio: 'inherit', env: emulatorEnv() },
+  // Nothing here runs on Google Cloud: skip google-auth-library's metadata-server probe (a needless
+  // network wait and a MetadataLookupWarning on every process that talks to the emulator).
+  { stdio: 'inherit', env: { METADATA_SERVER_DETECTION: 'none', ...emulatorEnv() } },
 );
 for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => child.kill(sig));
 child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
