@@ -30,6 +30,7 @@ export interface AuditFields {
   upstreamStatus?: string;
   upstreamMessage?: string;
   violations?: string[];
+  idempotencyKey?: string;
 }
 
 export interface AuditEvent extends AuditFields {

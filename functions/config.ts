@@ -1,5 +1,6 @@
 // Configuration, parsed once from an injectable environment (tests pass their own; nothing reads process.env later).
 import { z } from 'zod';
+import { DEFAULT_RETRY_POLICY, RetryPolicy } from './retry';
 
 export class ConfigError extends Error {
   constructor(message: string) {
@@ -25,6 +26,12 @@ export interface Config {
   leaseMs: number;
   /** Time allowed for one Classroom call. */
   classroomTimeoutMs: number;
+  /** Time allowed for a whole request, retries included; the caller gets an answer within it. */
+  requestDeadlineMs: number;
+  retryPolicy: RetryPolicy;
+  /** Ledger entries and idempotency keys carry `expireAt` = now + these (for Firestore TTL policies). */
+  ledgerTtlMs: number;
+  idempotencyKeyTtlMs: number;
 }
 
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
@@ -58,6 +65,12 @@ const EnvSchema = z.object({
   INFLIGHT_WAIT_MS: intFrom('INFLIGHT_WAIT_MS', 3000, 0, 60_000),
   LEASE_SECONDS: intFrom('LEASE_SECONDS', 60, 1, 3600),
   CLASSROOM_TIMEOUT_MS: intFrom('CLASSROOM_TIMEOUT_MS', 10_000, 100, 120_000),
+  REQUEST_DEADLINE_MS: intFrom('REQUEST_DEADLINE_MS', 20_000, 500, 600_000),
+  RETRY_MAX_ATTEMPTS: intFrom('RETRY_MAX_ATTEMPTS', DEFAULT_RETRY_POLICY.maxAttempts, 1, 20),
+  RETRY_INITIAL_BACKOFF_MS: intFrom('RETRY_INITIAL_BACKOFF_MS', DEFAULT_RETRY_POLICY.initialBackoffMs, 1, 60_000),
+  RETRY_MAX_BACKOFF_MS: intFrom('RETRY_MAX_BACKOFF_MS', DEFAULT_RETRY_POLICY.maxBackoffMs, 1, 300_000),
+  LEDGER_TTL_DAYS: intFrom('LEDGER_TTL_DAYS', 400, 1, 3650),
+  IDEMPOTENCY_KEY_TTL_HOURS: intFrom('IDEMPOTENCY_KEY_TTL_HOURS', 24, 1, 24 * 30),
 });
 
 export function parseConfig(env: Record<string, string | undefined> = process.env): Config {
@@ -86,5 +99,14 @@ export function parseConfig(env: Record<string, string | undefined> = process.en
     inflightWaitMs: e.INFLIGHT_WAIT_MS,
     leaseMs: e.LEASE_SECONDS * 1000,
     classroomTimeoutMs: e.CLASSROOM_TIMEOUT_MS,
+    requestDeadlineMs: e.REQUEST_DEADLINE_MS,
+    retryPolicy: {
+      maxAttempts: e.RETRY_MAX_ATTEMPTS,
+      initialBackoffMs: e.RETRY_INITIAL_BACKOFF_MS,
+      maxBackoffMs: Math.max(e.RETRY_MAX_BACKOFF_MS, e.RETRY_INITIAL_BACKOFF_MS),
+      multiplier: DEFAULT_RETRY_POLICY.multiplier,
+    },
+    ledgerTtlMs: e.LEDGER_TTL_DAYS * 86_400_000,
+    idempotencyKeyTtlMs: e.IDEMPOTENCY_KEY_TTL_HOURS * 3_600_000,
   };
 }

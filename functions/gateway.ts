@@ -3,6 +3,8 @@ import { auditEvent, AuditFields, Outcome, RequestContext } from './audit';
 import type { ClassroomInvitations, Invitation } from './classroom';
 import type { Config } from './config';
 import { ApiError, gatewayError, retryable, toApiError } from './errors';
+import { fingerprint, IdempotencyKeys, isStorable, parseIdempotencyKey } from './idempotency';
+import { isRetryable, retryAfterMs, withRetries } from './retry';
 import type { Claim, Ledger, LedgerSnapshot } from './ledger';
 import { pairKey } from './ledger';
 import { errorFields, log } from './logs';
@@ -42,14 +44,17 @@ export class InvitationGateway {
     private readonly config: Config,
     private readonly ledger: Ledger,
     private readonly classroom: ClassroomInvitations,
+    private readonly keys: IdempotencyKeys | undefined = undefined,
     private readonly now: () => number = Date.now,
   ) {}
 
   /** POST /v1/invitations. Never throws: every path ends in an answer and an audit event. */
-  async createFromHttp(raw: RawRequest, ctx: RequestContext): Promise<Answer> {
+  async createFromHttp(raw: RawRequest, ctx: RequestContext, idempotencyKeyHeader?: string): Promise<Answer> {
     let req: InvitationRequest;
+    let key: string | undefined;
     try {
       req = parseCreateRequest(raw);
+      key = parseIdempotencyKey(idempotencyKeyHeader);
     } catch (err) {
       const e = toApiError(err);
       const body = (typeof raw.body === 'object' && raw.body !== null ? raw.body : {}) as Record<string, unknown>;
@@ -65,7 +70,47 @@ export class InvitationGateway {
       }
       return answer;
     }
-    return this.create(req, ctx);
+    if (key === undefined || !this.keys) return this.create(req, ctx);
+    try {
+      return await this.createWithKey(this.keys, req, key, ctx);
+    } catch (err) {
+      log('ERROR', 'idempotency key handling failed', { requestId: ctx.requestId, ...errorFields(err) });
+      return fromError(toApiError(err), 'failed');
+    }
+  }
+
+  private async createWithKey(keys: IdempotencyKeys, req: InvitationRequest, key: string, ctx: RequestContext): Promise<Answer> {
+    const pair = { ...req, pairKey: pairKey(req.courseId, req.userId) };
+    const decision = await keys.begin(ctx.caller, key, fingerprint(req), ctx.requestId);
+    switch (decision.kind) {
+      case 'replay': {
+        const r = decision.response;
+        const answer: Answer = {
+          httpStatus: r.httpStatus,
+          body: JSON.parse(r.body) as unknown,
+          headers: { ...r.headers, 'Idempotent-Replayed': 'true' },
+          outcome: 'replayed',
+        };
+        return this.decide(ctx, pair, answer, { idempotencyKey: key });
+      }
+      case 'mismatch':
+        return this.decide(ctx, pair, fromError(decision.error, 'rejected'), { idempotencyKey: key });
+      case 'in_flight':
+        return this.decide(ctx, pair, fromError(decision.error, 'in_flight'), { idempotencyKey: key });
+      case 'new': {
+        const answer = await this.create(req, ctx);
+        const status = (answer.body as { error?: { status?: string } } | undefined)?.error?.status;
+        const { 'Idempotent-Replayed': _ledgerReplay, ...headers } = answer.headers;
+        try {
+          await keys.finish(decision.claim, { httpStatus: answer.httpStatus, body: JSON.stringify(answer.body), headers }, isStorable(answer.httpStatus, status));
+        } catch (err) {
+          // The answer stands; the key stays pending until its lease ends, then a retry runs again,
+          // which the ledger makes safe.
+          log('ERROR', 'could not store the idempotency key outcome', { requestId: ctx.requestId, ...errorFields(err) });
+        }
+        return answer;
+      }
+    }
   }
 
   /** The ledger and Classroom part, for a request that passed validation. */
@@ -82,14 +127,16 @@ export class InvitationGateway {
   private async dedupAndForward(req: InvitationRequest, ctx: RequestContext): Promise<Answer> {
     const key = pairKey(req.courseId, req.userId);
     const pair = { ...req, pairKey: key };
-    const waitUntil = this.now() + this.config.inflightWaitMs;
+    const started = this.now();
+    const deadline = started + this.config.requestDeadlineMs;
+    const waitUntil = Math.min(started + this.config.inflightWaitMs, deadline);
     const pending = auditEvent(ctx, pair, { outcome: 'pending', httpStatus: 0 });
 
     for (let round = 0; round < MAX_ROUNDS; round++) {
       const snap = await this.ledger.read(key);
       if (!snap) {
         const claim = await this.ledger.claimNew(key, req, pending);
-        if (claim) return this.forward(claim, req);
+        if (claim) return this.forward(claim, req, deadline);
         continue; // another request reserved it between our read and our commit
       }
       const { entry } = snap;
@@ -103,7 +150,7 @@ export class InvitationGateway {
       }
       if (this.ledger.isLeaseExpired(entry)) {
         const claim = await this.ledger.takeOver(snap, key, req, pending);
-        if (claim) return this.forward(claim, req);
+        if (claim) return this.forward(claim, req, deadline);
         continue;
       }
       if (this.now() >= waitUntil) return this.inFlight(ctx, pair, snap);
@@ -112,38 +159,50 @@ export class InvitationGateway {
     return this.inFlight(ctx, pair, undefined);
   }
 
-  /** Calls Classroom for a reserved pair and records what happened. */
-  private async forward(claim: Claim, req: InvitationRequest): Promise<Answer> {
-    const timeoutMs = this.config.classroomTimeoutMs;
-    let invitation: Invitation;
-    try {
-      invitation = await this.classroom.create(req, { timeoutMs });
-    } catch (err) {
-      const e = toApiError(err);
-      if (e.upstream && e.status === 'ALREADY_EXISTS') return this.reconcile(claim, req, e);
-      if (e.status === 'DEADLINE_EXCEEDED') {
-        // The create may have succeeded upstream: keep the pair reserved, lease ended, so that the next
-        // request takes it over and reconciles through ALREADY_EXISTS instead of inviting twice.
-        await this.ledger.expireLease(claim, { outcome: 'failed', httpStatus: e.httpStatus, upstreamStatus: 'DEADLINE_EXCEEDED' });
-        return fromError(e, 'failed');
-      }
-      await this.ledger.release(claim, { outcome: 'failed', httpStatus: e.httpStatus, ...upstreamFields(e) });
-      return fromError(e, 'failed');
+  /** Calls Classroom for a reserved pair (with retries inside the deadline) and records what happened. */
+  private async forward(claim: Claim, req: InvitationRequest, deadline: number): Promise<Answer> {
+    const r = await withRetries((timeoutMs) => this.classroom.create(req, { timeoutMs }), {
+      deadline,
+      callTimeoutMs: this.config.classroomTimeoutMs,
+      policy: this.config.retryPolicy,
+      toApiError,
+    });
+    if (r.value) {
+      const invitation = r.value;
+      await this.recordSafely(claim, invitation, 'created', { outcome: 'created', httpStatus: 200, invitationId: invitation.id });
+      return ok(invitation, 'created');
     }
-    await this.recordSafely(claim, invitation, 'created', { outcome: 'created', httpStatus: 200, invitationId: invitation.id });
-    return ok(invitation, 'created');
+    const e = r.error;
+    if (e?.upstream && e.status === 'ALREADY_EXISTS') return this.reconcile(claim, req, e, deadline);
+    if (!e || (!e.upstream && e.status === 'DEADLINE_EXCEEDED')) {
+      // A create that timed out may have succeeded upstream: keep the pair reserved with its lease ended,
+      // so that the next request takes it over and reconciles through ALREADY_EXISTS, never inviting twice.
+      const timeout = deadlineExceeded();
+      await this.ledger.expireLease(claim, { outcome: 'failed', httpStatus: timeout.httpStatus, upstreamStatus: 'DEADLINE_EXCEEDED' });
+      return fromError(timeout, 'failed');
+    }
+    return this.giveUp(claim, e);
+  }
+
+  /** Releases the pair and answers a failure: Classroom's own, or a retryable one after the retries ran out. */
+  private async giveUp(claim: Claim, e: ApiError): Promise<Answer> {
+    const answer = isRetryable(e) ? exhausted(e) : e;
+    await this.ledger.release(claim, { outcome: 'failed', httpStatus: answer.httpStatus, ...upstreamFields(e) });
+    return fromError(answer, 'failed');
   }
 
   /** Classroom already holds an invitation for the pair (another tool, or an attempt that crashed). */
-  private async reconcile(claim: Claim, req: InvitationRequest, alreadyExistsErr: ApiError): Promise<Answer> {
-    let existing: Invitation | undefined;
-    try {
-      existing = await this.classroom.findForPair(req.courseId, req.userId, { timeoutMs: this.config.classroomTimeoutMs });
-    } catch (err) {
-      const e = toApiError(err);
-      await this.ledger.release(claim, { outcome: 'failed', httpStatus: e.httpStatus, ...upstreamFields(e) });
-      return fromError(e, 'failed');
+  private async reconcile(claim: Claim, req: InvitationRequest, alreadyExistsErr: ApiError, deadline: number): Promise<Answer> {
+    const r = await withRetries((timeoutMs) => this.classroom.findForPair(req.courseId, req.userId, { timeoutMs }), {
+      deadline,
+      callTimeoutMs: this.config.classroomTimeoutMs,
+      policy: this.config.retryPolicy,
+      toApiError,
+    });
+    if (r.error || (r.value === undefined && r.deadlineReached)) {
+      return this.giveUp(claim, r.error ?? deadlineExceeded());
     }
+    const existing = r.value;
     if (!existing) {
       // Gone between the two calls (accepted or deleted): nothing to adopt; answer what Classroom said.
       await this.ledger.release(claim, { outcome: 'conflict', httpStatus: alreadyExistsErr.httpStatus, ...upstreamFields(alreadyExistsErr) });
@@ -196,6 +255,22 @@ export class InvitationGateway {
     await this.ledger.appendAudit(auditEvent(ctx, pair, { outcome: answer.outcome, httpStatus: answer.httpStatus, ...extra }));
     return answer;
   }
+}
+
+/** Our deadline passed before Classroom answered; the invitation may exist. */
+export function deadlineExceeded(): ApiError {
+  return gatewayError('DEADLINE_EXCEEDED', 'Classroom did not answer within the deadline. The invitation may have been created; retry to find out.');
+}
+
+/** A retryable failure that outlasted the retries: 429 for quota, 503 for the rest, with Retry-After. */
+export function exhausted(e: ApiError): ApiError {
+  const afterS = Math.ceil((retryAfterMs(e) ?? 0) / 1000);
+  if (e.status === 'RESOURCE_EXHAUSTED') {
+    // Classroom's own quota error, passed through, with a delay for the caller.
+    return new ApiError({ httpStatus: 429, body: e.body, upstream: e.upstream, headers: { ...e.headers, 'Retry-After': String(Math.max(afterS, 10)) } });
+  }
+  const what = e.upstream ? `Classroom answered ${e.httpStatus} ${e.status}` : 'Classroom could not be reached';
+  return retryable('UNAVAILABLE', `${what} and retries did not help. Retry the request later.`, Math.max(afterS, 5), 'UPSTREAM_UNAVAILABLE');
 }
 
 export function alreadyExists(): ApiError {

@@ -28,6 +28,7 @@ export interface LedgerEntry {
   /** The request that holds (pending) or made (created) the entry. */
   requestId: string;
   leaseExpiresAt?: TimestampT;
+  expireAt?: TimestampT;
   invitation?: Invitation;
   origin?: 'created' | 'adopted';
 }
@@ -61,6 +62,7 @@ export class Ledger {
     private readonly db: Firestore,
     prefix: string,
     private readonly leaseMs: number,
+    private readonly ttlMs: number,
     private readonly now: () => number = Date.now,
   ) {
     this.ledger = db.collection(prefix + LEDGER_COLLECTION);
@@ -89,6 +91,8 @@ export class Ledger {
       state: 'pending',
       requestId,
       leaseExpiresAt: Timestamp.fromMillis(this.now() + this.leaseMs),
+      // For a Firestore TTL policy on `expireAt`: the entry outlives any SIS resync window.
+      expireAt: Timestamp.fromMillis(this.now() + this.ttlMs),
       updatedAt: FieldValue.serverTimestamp(),
     };
   }

@@ -4,11 +4,13 @@ import { createClassroomInvitations } from './classroom';
 import type { Config } from './config';
 import { InvitationGateway } from './gateway';
 import { createApp, Handler } from './http/app';
+import { IdempotencyKeys } from './idempotency';
 import { Ledger } from './ledger';
 
 export function createRuntimeHandler(config: Config): Handler {
   const db = new Firestore({ ...(config.projectId ? { projectId: config.projectId } : {}), ignoreUndefinedProperties: true });
-  const ledger = new Ledger(db, config.collectionPrefix, config.leaseMs);
-  const gateway = new InvitationGateway(config, ledger, createClassroomInvitations(config));
+  const ledger = new Ledger(db, config.collectionPrefix, config.leaseMs, config.ledgerTtlMs);
+  const keys = new IdempotencyKeys(db, config.collectionPrefix, config.leaseMs, config.idempotencyKeyTtlMs);
+  const gateway = new InvitationGateway(config, ledger, createClassroomInvitations(config), keys);
   return createApp({ gateway });
 }

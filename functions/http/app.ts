@@ -36,6 +36,7 @@ export function createApp(deps: AppDeps): Handler {
         const answer = await deps.gateway.createFromHttp(
           { contentType: req.get('content-type'), rawBody: req.rawBody, body: req.body },
           requestContext(req, requestId),
+          req.get('idempotency-key'),
         );
         send(res, answer, requestId);
         return;

@@ -10,6 +10,7 @@ import { Config, parseConfig } from '../../functions/config';
 import { InvitationGateway } from '../../functions/gateway';
 import { createApp } from '../../functions/http/app';
 import { installBodyErrorHandler } from '../../functions/http/body-errors';
+import { IdempotencyKeys } from '../../functions/idempotency';
 import { Ledger, AUDIT_COLLECTION, LEDGER_COLLECTION } from '../../functions/ledger';
 import { ClassroomStandIn } from '../../functions/standin/server';
 import { newFirestore, PROJECT_ID, uniquePrefix } from './emulator';
@@ -40,9 +41,10 @@ export async function startTestGateway(name: string, env: Record<string, string>
     ...env,
   });
   const db = newFirestore();
-  const ledger = new Ledger(db, config.collectionPrefix, config.leaseMs);
+  const ledger = new Ledger(db, config.collectionPrefix, config.leaseMs, config.ledgerTtlMs);
   const classroom = createClassroomInvitations(config);
-  const gateway = new InvitationGateway(config, ledger, classroom);
+  const keys = new IdempotencyKeys(db, config.collectionPrefix, config.leaseMs, config.idempotencyKeyTtlMs);
+  const gateway = new InvitationGateway(config, ledger, classroom, keys);
   const fnName = `invitations_${name}_${randomBytes(3).toString('hex')}`;
   http(fnName, createApp({ gateway }));
   const server = getTestServer(fnName);

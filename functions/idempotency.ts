@@ -1,0 +1,171 @@
+// Idempotency-Key (draft-ietf-httpapi-idempotency-key-header): the first request with a key runs; a retry
+// with the same key and the same request gets the stored answer; the same key with another request is 422;
+// the same key while the first is still running is 409. Keys live in `idempotency_keys`, scoped per caller.
+import { createHash } from 'node:crypto';
+import type { Firestore, Timestamp as TimestampT } from '@google-cloud/firestore';
+import { FieldValue, Timestamp } from '@google-cloud/firestore';
+import { ApiError, badRequest, errorInfo, retryable } from './errors';
+import type { InvitationRequest } from './validation';
+
+export const IDEMPOTENCY_COLLECTION = 'idempotency_keys';
+const NOT_FOUND = 5;
+const ALREADY_EXISTS = 6;
+const FAILED_PRECONDITION = 9;
+
+export interface StoredResponse {
+  httpStatus: number;
+  /** The JSON body as sent, kept as text so the replay is byte-identical. */
+  body: string;
+  headers: Record<string, string>;
+}
+
+interface KeyDoc {
+  state: 'pending' | 'done';
+  fingerprint: string;
+  requestId: string;
+  leaseExpiresAt: TimestampT;
+  expireAt: TimestampT;
+  response?: StoredResponse;
+}
+
+export interface KeyClaim {
+  id: string;
+  writeTime: TimestampT;
+}
+
+export type KeyDecision =
+  | { kind: 'new'; claim: KeyClaim }
+  | { kind: 'replay'; response: StoredResponse }
+  | { kind: 'mismatch'; error: ApiError }
+  | { kind: 'in_flight'; error: ApiError };
+
+/**
+ * The header value: an RFC 8941 sf-string ("…") as the draft says, or a bare token as Stripe-style clients
+ * send it. Printable ASCII, 1 to 255 characters. Undefined when absent.
+ */
+export function parseIdempotencyKey(header: string | undefined): string | undefined {
+  if (header === undefined) return undefined;
+  let v = header.trim();
+  if (v.length >= 2 && v.startsWith('"') && v.endsWith('"')) v = v.slice(1, -1).replace(/\\(["\\])/g, '$1');
+  if (v.length < 1 || v.length > 255 || !/^[\x20-\x7e]+$/.test(v)) {
+    throw badRequest('Invalid Idempotency-Key header.', [
+      { field: 'Idempotency-Key', description: 'must be 1 to 255 printable ASCII characters, e.g. a UUID' },
+    ]);
+  }
+  return v;
+}
+
+/** The request a key stands for: the validated invitation, so whitespace or key order do not matter. */
+export function fingerprint(req: InvitationRequest): string {
+  return createHash('sha256').update(JSON.stringify(['POST /v1/invitations', req.courseId, req.userId, req.role])).digest('hex');
+}
+
+/** Answers not worth keeping: they tell the caller to retry, and a replay would contradict that. */
+export function isStorable(httpStatus: number, status: string | undefined): boolean {
+  if (httpStatus === 429 || httpStatus === 503 || httpStatus === 504) return false;
+  return !(httpStatus === 409 && status === 'ABORTED');
+}
+
+/** 422, as the draft specifies for a key reused with a different payload. */
+function keyReused(): ApiError {
+  return new ApiError({
+    httpStatus: 422,
+    body: {
+      code: 422,
+      message: 'This Idempotency-Key was already used with a different request. Use a new key for a new request.',
+      status: 'INVALID_ARGUMENT',
+      details: [errorInfo('IDEMPOTENCY_KEY_REUSED')],
+    },
+  });
+}
+
+function codeOf(err: unknown): unknown {
+  return typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
+}
+
+export class IdempotencyKeys {
+  private readonly keys;
+
+  constructor(
+    db: Firestore,
+    prefix: string,
+    private readonly leaseMs: number,
+    private readonly ttlMs: number,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.keys = db.collection(prefix + IDEMPOTENCY_COLLECTION);
+  }
+
+  private docId(caller: string, key: string): string {
+    return createHash('sha256').update(`${caller}\n${key}`).digest('hex');
+  }
+
+  private pending(fp: string, requestId: string): Record<string, unknown> {
+    return {
+      state: 'pending',
+      fingerprint: fp,
+      requestId,
+      leaseExpiresAt: Timestamp.fromMillis(this.now() + this.leaseMs),
+      expireAt: Timestamp.fromMillis(this.now() + this.ttlMs),
+      response: FieldValue.delete(),
+      updatedAt: FieldValue.serverTimestamp(),
+    };
+  }
+
+  async begin(caller: string, key: string, fp: string, requestId: string): Promise<KeyDecision> {
+    const id = this.docId(caller, key);
+    const ref = this.keys.doc(id);
+    for (let round = 0; round < 5; round++) {
+      try {
+        const { response: _drop, ...fresh } = this.pending(fp, requestId);
+        const res = await ref.create({ ...fresh, createdAt: FieldValue.serverTimestamp() });
+        return { kind: 'new', claim: { id, writeTime: res.writeTime } };
+      } catch (err) {
+        if (codeOf(err) !== ALREADY_EXISTS) throw err;
+      }
+      const snap = await ref.get();
+      if (!snap.exists || !snap.updateTime) continue;
+      const doc = snap.data() as KeyDoc;
+      const expired = doc.expireAt.toMillis() <= this.now(); // TTL deletion lags: an expired key is gone
+      const abandoned = doc.state === 'pending' && doc.leaseExpiresAt.toMillis() <= this.now();
+      if (!expired && doc.fingerprint !== fp) {
+        return { kind: 'mismatch', error: keyReused() };
+      }
+      if (!expired && doc.state === 'done' && doc.response) return { kind: 'replay', response: doc.response };
+      if (expired || abandoned) {
+        try {
+          const res = await ref.update(this.pending(fp, requestId), { lastUpdateTime: snap.updateTime });
+          return { kind: 'new', claim: { id, writeTime: res.writeTime } };
+        } catch (err) {
+          const code = codeOf(err);
+          if (code !== FAILED_PRECONDITION && code !== NOT_FOUND) throw err;
+          continue;
+        }
+      }
+      return {
+        kind: 'in_flight',
+        error: retryable('ABORTED', 'A request with this Idempotency-Key is still in progress.', 1, 'IDEMPOTENCY_KEY_IN_FLIGHT'),
+      };
+    }
+    return { kind: 'in_flight', error: retryable('ABORTED', 'A request with this Idempotency-Key is still in progress.', 1, 'IDEMPOTENCY_KEY_IN_FLIGHT') };
+  }
+
+  /** Stores the answer for replays, or frees the key when the answer says "retry". */
+  async finish(claim: KeyClaim, response: StoredResponse, storable: boolean): Promise<void> {
+    const ref = this.keys.doc(claim.id);
+    try {
+      if (storable) {
+        await ref.update(
+          { state: 'done', response, leaseExpiresAt: FieldValue.delete(), updatedAt: FieldValue.serverTimestamp() },
+          { lastUpdateTime: claim.writeTime },
+        );
+      } else {
+        await ref.delete({ lastUpdateTime: claim.writeTime });
+      }
+    } catch (err) {
+      const code = codeOf(err);
+      // Taken over after our lease ran out: the key belongs to the later request now.
+      if (code !== FAILED_PRECONDITION && code !== NOT_FOUND) throw err;
+    }
+  }
+}

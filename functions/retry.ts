@@ -1,0 +1,84 @@
+// Retries of Classroom calls: truncated exponential backoff with full jitter, inside a per-request deadline.
+// Retried: 429 RESOURCE_EXHAUSTED, 5xx (INTERNAL, UNKNOWN, UNAVAILABLE, DEADLINE_EXCEEDED) and network
+// errors, as Classroom's troubleshooting guide advises. Never retried: ALREADY_EXISTS, FAILED_PRECONDITION,
+// PERMISSION_DENIED, NOT_FOUND, INVALID_ARGUMENT, UNAUTHENTICATED (AIP-194), nor the daily invitation quota.
+import { ApiError } from './errors';
+
+export interface RetryPolicy {
+  /** Upper bound of the first backoff, in ms. */
+  initialBackoffMs: number;
+  /** Each further backoff bound is multiplied by this. */
+  multiplier: number;
+  /** Backoff bounds never exceed this ("truncated"). */
+  maxBackoffMs: number;
+  /** Calls in all, the first included. */
+  maxAttempts: number;
+}
+
+export const DEFAULT_RETRY_POLICY: RetryPolicy = { initialBackoffMs: 250, multiplier: 2, maxBackoffMs: 4000, maxAttempts: 5 };
+
+const RETRYABLE_STATUSES = new Set(['RESOURCE_EXHAUSTED', 'UNAVAILABLE', 'INTERNAL', 'UNKNOWN', 'DEADLINE_EXCEEDED']);
+// A per-user daily quota: retrying within seconds cannot succeed.
+const DAILY_QUOTA = '@UserInvitationQuotaExhausted ';
+
+export function isRetryable(err: ApiError): boolean {
+  if (err.body.message.startsWith(DAILY_QUOTA)) return false;
+  return RETRYABLE_STATUSES.has(err.status);
+}
+
+/** Seconds a Retry-After header asks for, if it holds a number of seconds. */
+export function retryAfterMs(err: ApiError): number | undefined {
+  const v = err.headers['Retry-After'];
+  if (v === undefined || !/^\d+$/.test(v.trim())) return undefined;
+  return Number(v) * 1000;
+}
+
+export interface RetryEnv {
+  now: () => number;
+  sleep: (ms: number) => Promise<void>;
+  random: () => number;
+}
+
+export const realRetryEnv: RetryEnv = {
+  now: Date.now,
+  sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+  random: Math.random,
+};
+
+export interface RetryResult<T> {
+  value?: T;
+  /** The last error when the call did not succeed. */
+  error?: ApiError;
+  attempts: number;
+  /** True when the deadline, not the error, ended the attempts. */
+  deadlineReached: boolean;
+}
+
+/**
+ * Runs `call` until it succeeds, fails for good, runs out of attempts, or the deadline comes.
+ * `call` receives the time it may take (the smaller of its own cap and what is left of the deadline).
+ */
+export async function withRetries<T>(
+  call: (timeoutMs: number) => Promise<T>,
+  opts: { deadline: number; callTimeoutMs: number; policy?: RetryPolicy; env?: RetryEnv; toApiError: (e: unknown) => ApiError },
+): Promise<RetryResult<T>> {
+  const policy = opts.policy ?? DEFAULT_RETRY_POLICY;
+  const env = opts.env ?? realRetryEnv;
+  let bound = policy.initialBackoffMs;
+  for (let attempt = 1; ; attempt++) {
+    const left = opts.deadline - env.now();
+    if (left <= 0) return { attempts: attempt - 1, deadlineReached: true };
+    try {
+      return { value: await call(Math.min(opts.callTimeoutMs, left)), attempts: attempt, deadlineReached: false };
+    } catch (e) {
+      const error = opts.toApiError(e);
+      if (!isRetryable(error) || attempt >= policy.maxAttempts) return { error, attempts: attempt, deadlineReached: false };
+      // Full jitter (a random wait up to the bound) spreads the retries of many instances apart;
+      // a Retry-After from Classroom is a floor.
+      const wait = Math.max(env.random() * bound, retryAfterMs(error) ?? 0);
+      bound = Math.min(policy.maxBackoffMs, bound * policy.multiplier);
+      if (env.now() + wait >= opts.deadline) return { error, attempts: attempt, deadlineReached: true };
+      await env.sleep(wait);
+    }
+  }
+}
