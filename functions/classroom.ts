@@ -60,11 +60,21 @@ export function upstreamError(err: unknown): ApiError {
     if (retryAfter) headers['Retry-After'] = retryAfter;
     return new ApiError({ httpStatus: status, body, headers, upstream: true });
   }
-  const name = (err as { name?: unknown })?.name;
-  if ((typeof e.code === 'string' && TIMEOUT_CODES.has(e.code)) || name === 'AbortError' || name === 'TimeoutError') {
+  if (isTimeout(err)) {
     return gatewayError('DEADLINE_EXCEEDED', 'Classroom did not answer within the deadline. The invitation may have been created; retry to find out.');
   }
   return retryable('UNAVAILABLE', 'Classroom could not be reached. Retry the request.', 1, 'UPSTREAM_UNREACHABLE');
+}
+
+/** A timeout anywhere in the cause chain (gaxios wraps the AbortSignal.timeout error of fetch). */
+function isTimeout(err: unknown): boolean {
+  for (let e = err, depth = 0; typeof e === 'object' && e !== null && depth < 5; depth++) {
+    const { name, code, cause } = e as { name?: unknown; code?: unknown; cause?: unknown };
+    if (name === 'TimeoutError' || name === 'AbortError') return true;
+    if (typeof code === 'string' && TIMEOUT_CODES.has(code)) return true;
+    e = cause;
+  }
+  return false;
 }
 
 function headerValue(headers: unknown, name: string): string | undefined {

@@ -46,7 +46,9 @@ export type KeyDecision =
 export function parseIdempotencyKey(header: string | undefined): string | undefined {
   if (header === undefined) return undefined;
   let v = header.trim();
-  if (v.length >= 2 && v.startsWith('"') && v.endsWith('"')) v = v.slice(1, -1).replace(/\\(["\\])/g, '$1');
+  const quoted = /^"((?:[\x20\x21\x23-\x5b\x5d-\x7e]|\\["\\])*)"$/.exec(v);
+  if (quoted) v = quoted[1]!.replace(/\\(["\\])/g, '$1');
+  else if (v.includes('"')) v = ''; // a broken sf-string
   if (v.length < 1 || v.length > 255 || !/^[\x20-\x7e]+$/.test(v)) {
     throw badRequest('Invalid Idempotency-Key header.', [
       { field: 'Idempotency-Key', description: 'must be 1 to 255 printable ASCII characters, e.g. a UUID' },
