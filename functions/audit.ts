@@ -31,6 +31,8 @@ export interface AuditFields {
   upstreamMessage?: string;
   violations?: string[];
   idempotencyKey?: string;
+  /** Set when this request shared the outcome of an identical one in flight in the same instance. */
+  sharedWith?: string;
 }
 
 export interface AuditEvent extends AuditFields {

@@ -40,6 +40,8 @@ function upstreamFields(err: ApiError): Pick<AuditFields, 'upstreamStatus' | 'up
 }
 
 export class InvitationGateway {
+  private readonly inflight = new Map<string, { answer: Promise<Answer>; requestId: string }>();
+
   constructor(
     private readonly config: Config,
     private readonly ledger: Ledger,
@@ -115,11 +117,42 @@ export class InvitationGateway {
 
   /** The ledger and Classroom part, for a request that passed validation. */
   async create(req: InvitationRequest, ctx: RequestContext): Promise<Answer> {
+    // Identical requests in flight in this instance share one pass through the ledger (single flight):
+    // a burst of duplicates costs Firestore one claim per instance, not one per request.
+    const key = pairKey(req.courseId, req.userId);
+    const flightKey = `${key}|${req.role}`;
+    const leader = this.inflight.get(flightKey);
+    if (leader) return this.follow(await leader.answer, leader.requestId, req, key, ctx);
+    const answer = this.createGuarded(req, ctx);
+    this.inflight.set(flightKey, { answer, requestId: ctx.requestId });
+    try {
+      return await answer;
+    } finally {
+      this.inflight.delete(flightKey);
+    }
+  }
+
+  private async createGuarded(req: InvitationRequest, ctx: RequestContext): Promise<Answer> {
     try {
       return await this.dedupAndForward(req, ctx);
     } catch (err) {
       // Storage or programming faults: the caller may retry; no invitation was lost (a claim keeps its lease).
       log('ERROR', 'invitation request failed inside the gateway', { requestId: ctx.requestId, ...errorFields(err) });
+      return fromError(toApiError(err), 'failed');
+    }
+  }
+
+  /** A duplicate that arrived while an identical request was in flight here gets that request's outcome. */
+  private async follow(leader: Answer, leaderRequestId: string, req: InvitationRequest, key: string, ctx: RequestContext): Promise<Answer> {
+    const pair = { ...req, pairKey: key };
+    const invitation = leader.httpStatus === 200 ? (leader.body as Invitation) : undefined;
+    const answer: Answer = invitation
+      ? ok(invitation, 'replayed', { 'Idempotent-Replayed': 'true' })
+      : { ...leader, headers: { ...leader.headers } };
+    try {
+      return await this.decide(ctx, pair, answer, { invitationId: invitation?.id, sharedWith: leaderRequestId });
+    } catch (err) {
+      log('ERROR', 'could not write the audit event of a shared outcome', { requestId: ctx.requestId, ...errorFields(err) });
       return fromError(toApiError(err), 'failed');
     }
   }

@@ -1,6 +1,7 @@
 // End to end through the Functions Framework: the gateway on the Firestore emulator, Classroom played by
 // the stand-in over HTTP. One block per numbered behaviour of the gateway issue.
 import request from 'supertest';
+import { InvitationGateway } from '../functions/gateway';
 import { startTestGateway, TestGateway } from './support/gateway';
 
 let t: TestGateway;
@@ -108,16 +109,32 @@ describe('2. dedup ledger', () => {
     expect(t.standIn.calls.create).toBe(1);
   });
 
-  it('a repeat that outwaits its patience gets 409 ABORTED with Retry-After, and no second call', async () => {
+  it('a repeat in another instance that outwaits its patience gets 409 ABORTED with Retry-After, and no second call', async () => {
     t.standIn.latencyMs = 2500; // longer than INFLIGHT_WAIT_MS (1.5 s)
     const body = pair();
     const first = post(body).then((r) => r); // supertest sends on then()
     await createCallsReach(1);
-    const second = await post(body).expect(409);
-    expect(second.body.error.status).toBe('ABORTED');
-    expect(Number(second.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    // A second instance: same Firestore and Classroom, its own memory (identical requests within one
+    // instance share the first one's outcome instead).
+    const other = new InvitationGateway(t.config, t.ledger, t.classroom);
+    const second = await other.create({ ...body, role: 'STUDENT' }, { requestId: `other-${n}`, source: 'http', caller: 'test' });
+    expect(second.httpStatus).toBe(409);
+    expect((second.body as { error: { status: string } }).error.status).toBe('ABORTED');
+    expect(Number(second.headers['Retry-After'])).toBeGreaterThanOrEqual(1);
     expect((await first).status).toBe(200);
     expect(t.standIn.calls.create).toBe(1);
+  });
+
+  it('identical requests in flight in one instance share the first one’s outcome, each with its own audit event', async () => {
+    t.standIn.latencyMs = 300;
+    const body = pair();
+    const answers = await Promise.all([post(body), post(body), post(body)]);
+    expect(answers.map((a) => a.status)).toEqual([200, 200, 200]);
+    expect(t.standIn.calls.create).toBe(1);
+    const events = await auditFor(body.userId);
+    expect(events).toHaveLength(3);
+    const leader = events.find((e) => e.outcome === 'created')!;
+    expect(events.filter((e) => e.sharedWith === leader.requestId)).toHaveLength(2);
   });
 });
 
