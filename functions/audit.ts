@@ -11,7 +11,8 @@ export type Outcome =
   | 'replayed' // answered from the ledger, no Classroom call
   | 'conflict' // the pair holds another role (409 ALREADY_EXISTS)
   | 'in_flight' // a first request was still under way (409 ABORTED)
-  | 'rejected' // invalid request, never forwarded
+  | 'rejected' // invalid request, refused by policy, or unauthenticated: never forwarded
+  | 'skipped' // a webhook enrollment that maps to no invitation (role, status)
   | 'failed'; // Classroom or the gateway refused; the pair was released
 
 export interface RequestContext {
@@ -33,6 +34,8 @@ export interface AuditFields {
   idempotencyKey?: string;
   /** Set when this request shared the outcome of an identical one in flight in the same instance. */
   sharedWith?: string;
+  /** Why a request was skipped or refused, in words. */
+  reason?: string;
 }
 
 export interface AuditEvent extends AuditFields {

@@ -32,6 +32,18 @@ export interface Config {
   /** Ledger entries and idempotency keys carry `expireAt` = now + these (for Firestore TTL policies). */
   ledgerTtlMs: number;
   idempotencyKeyTtlMs: number;
+  /** Standard Webhooks secrets (`whsec_…`); several during a rotation. Empty: webhooks refused. */
+  webhookSecrets: string[];
+  /** Prepended to a OneRoster class sourcedId to make the Classroom course alias. */
+  courseAliasPrefix: 'd:' | 'p:';
+  /** Lower-case email domains invitations may go to; empty: any. */
+  allowedEmailDomains: string[];
+  /** Enrollments of one delivery processed at once. */
+  webhookConcurrency: number;
+  /** When set, /v1/invitations verifies the caller's Google ID token for this audience in the function too. */
+  callerAudience: string | undefined;
+  /** When set, only these callers (token emails) may use /v1/invitations. */
+  allowedCallers: string[];
 }
 
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
@@ -71,7 +83,28 @@ const EnvSchema = z.object({
   RETRY_MAX_BACKOFF_MS: intFrom('RETRY_MAX_BACKOFF_MS', DEFAULT_RETRY_POLICY.maxBackoffMs, 1, 300_000),
   LEDGER_TTL_DAYS: intFrom('LEDGER_TTL_DAYS', 400, 1, 3650),
   IDEMPOTENCY_KEY_TTL_HOURS: intFrom('IDEMPOTENCY_KEY_TTL_HOURS', 24, 1, 24 * 30),
+  WEBHOOK_SECRETS: z.string().optional(),
+  COURSE_ALIAS_PREFIX: z.enum(['d:', 'p:'], { error: 'COURSE_ALIAS_PREFIX must be d: or p:' }).optional(),
+  ALLOWED_EMAIL_DOMAINS: z.string().optional(),
+  WEBHOOK_CONCURRENCY: intFrom('WEBHOOK_CONCURRENCY', 8, 1, 64),
+  CALLER_AUDIENCE: z.string().optional(),
+  ALLOWED_CALLERS: z.string().optional(),
 });
+
+/** A space- or comma-separated list. */
+const list = (v: string | undefined) => (v ?? '').split(/[\s,]+/).filter(Boolean);
+
+function parseSecrets(v: string | undefined): string[] {
+  const secrets = list(v);
+  for (const s of secrets) {
+    const m = /^whsec_([A-Za-z0-9+/]+={0,2})$/.exec(s);
+    // Standard Webhooks: at least 24 bytes of randomness, base64 after the whsec_ prefix.
+    if (!m || Buffer.from(m[1]!, 'base64').length < 24) {
+      throw new ConfigError('WEBHOOK_SECRETS: each secret must be whsec_ followed by base64 of at least 24 random bytes');
+    }
+  }
+  return secrets;
+}
 
 export function parseConfig(env: Record<string, string | undefined> = process.env): Config {
   const parsed = EnvSchema.safeParse(env);
@@ -108,5 +141,11 @@ export function parseConfig(env: Record<string, string | undefined> = process.en
     },
     ledgerTtlMs: e.LEDGER_TTL_DAYS * 86_400_000,
     idempotencyKeyTtlMs: e.IDEMPOTENCY_KEY_TTL_HOURS * 3_600_000,
+    webhookSecrets: parseSecrets(e.WEBHOOK_SECRETS),
+    courseAliasPrefix: e.COURSE_ALIAS_PREFIX ?? 'd:',
+    allowedEmailDomains: list(e.ALLOWED_EMAIL_DOMAINS).map((d) => d.toLowerCase().replace(/^@/, '')),
+    webhookConcurrency: e.WEBHOOK_CONCURRENCY,
+    callerAudience: e.CALLER_AUDIENCE?.trim() || undefined,
+    allowedCallers: list(e.ALLOWED_CALLERS).map((c) => c.toLowerCase()),
   };
 }

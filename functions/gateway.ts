@@ -2,7 +2,7 @@
 import { auditEvent, AuditFields, Outcome, RequestContext } from './audit';
 import type { ClassroomInvitations, Invitation } from './classroom';
 import type { Config } from './config';
-import { ApiError, gatewayError, retryable, toApiError } from './errors';
+import { ApiError, errorInfo, gatewayError, retryable, toApiError } from './errors';
 import { fingerprint, IdempotencyKeys, isStorable, parseIdempotencyKey } from './idempotency';
 import { isRetryable, retryAfterMs, withRetries } from './retry';
 import type { Claim, Ledger, LedgerSnapshot } from './ledger';
@@ -117,6 +117,16 @@ export class InvitationGateway {
 
   /** The ledger and Classroom part, for a request that passed validation. */
   async create(req: InvitationRequest, ctx: RequestContext): Promise<Answer> {
+    const refusal = this.policyRefusal(req, ctx);
+    if (refusal) {
+      const answer = fromError(refusal, 'rejected');
+      try {
+        return await this.decide(ctx, { ...req, pairKey: pairKey(req.courseId, req.userId) }, answer, { reason: refusal.body.message });
+      } catch (err) {
+        log('ERROR', 'could not write the audit event of a refused request', { requestId: ctx.requestId, ...errorFields(err) });
+        return answer;
+      }
+    }
     // Identical requests in flight in this instance share one pass through the ledger (single flight):
     // a burst of duplicates costs Firestore one claim per instance, not one per request.
     const key = pairKey(req.courseId, req.userId);
@@ -130,6 +140,23 @@ export class InvitationGateway {
     } finally {
       this.inflight.delete(flightKey);
     }
+  }
+
+  /** The district's policy, checked before the ledger and Classroom. */
+  private policyRefusal(req: InvitationRequest, ctx: RequestContext): ApiError | undefined {
+    const domains = this.config.allowedEmailDomains;
+    if (domains.length > 0) {
+      const at = req.userId.lastIndexOf('@');
+      if (at < 0) {
+        return policyError('USER_ID_NOT_CHECKABLE', 'Only email addresses can be invited while ALLOWED_EMAIL_DOMAINS is set: a numeric user id cannot be checked against it.');
+      }
+      const domain = req.userId.slice(at + 1);
+      if (!domains.includes(domain)) return policyError('EMAIL_DOMAIN_NOT_ALLOWED', `Invitations to ${domain} are not allowed by this gateway's policy.`);
+    }
+    if (ctx.source === 'webhook' && req.role === 'OWNER') {
+      return policyError('OWNER_NOT_FROM_WEBHOOK', 'Course ownership is never granted from a webhook.');
+    }
+    return undefined;
   }
 
   private async createGuarded(req: InvitationRequest, ctx: RequestContext): Promise<Answer> {
@@ -288,6 +315,10 @@ export class InvitationGateway {
     await this.ledger.appendAudit(auditEvent(ctx, pair, { outcome: answer.outcome, httpStatus: answer.httpStatus, ...extra }));
     return answer;
   }
+}
+
+function policyError(reason: string, message: string): ApiError {
+  return gatewayError('PERMISSION_DENIED', message, { details: [errorInfo(reason)] });
 }
 
 /** Our deadline passed before Classroom answered; the invitation may exist. */

@@ -94,8 +94,9 @@ export class IdempotencyKeys {
     private readonly leaseMs: number,
     private readonly ttlMs: number,
     private readonly now: () => number = Date.now,
+    collection: string = IDEMPOTENCY_COLLECTION,
   ) {
-    this.keys = db.collection(prefix + IDEMPOTENCY_COLLECTION);
+    this.keys = db.collection(prefix + collection);
   }
 
   private docId(caller: string, key: string): string {

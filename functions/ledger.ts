@@ -12,6 +12,7 @@ import type { InvitationRequest } from './validation';
 
 export const LEDGER_COLLECTION = 'invitations';
 export const AUDIT_COLLECTION = 'audit';
+export const WEBHOOK_DELIVERIES_COLLECTION = 'webhook_deliveries';
 
 // gRPC canonical codes as the Firestore client reports them.
 const NOT_FOUND = 5;
@@ -178,6 +179,15 @@ export class Ledger {
       const code = codeOf(err);
       if (code !== FAILED_PRECONDITION && code !== NOT_FOUND) throw err;
       await auditRef.update(auditPatch);
+    }
+  }
+
+  /** Appends many final events (e.g. the skipped enrollments of a delivery), 500 writes per commit. */
+  async appendAuditMany(events: AuditEvent[]): Promise<void> {
+    for (let i = 0; i < events.length; i += 500) {
+      const batch = this.db.batch();
+      for (const e of events.slice(i, i + 500)) batch.create(this.audit.doc(e.requestId), this.auditDoc(e));
+      await batch.commit();
     }
   }
 

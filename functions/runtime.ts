@@ -5,12 +5,15 @@ import type { Config } from './config';
 import { InvitationGateway } from './gateway';
 import { createApp, Handler } from './http/app';
 import { IdempotencyKeys } from './idempotency';
-import { Ledger } from './ledger';
+import { Ledger, WEBHOOK_DELIVERIES_COLLECTION } from './ledger';
+import { WebhookProcessor } from './webhooks/processor';
 
 export function createRuntimeHandler(config: Config): Handler {
   const db = new Firestore({ ...(config.projectId ? { projectId: config.projectId } : {}), ignoreUndefinedProperties: true });
   const ledger = new Ledger(db, config.collectionPrefix, config.leaseMs, config.ledgerTtlMs);
   const keys = new IdempotencyKeys(db, config.collectionPrefix, config.leaseMs, config.idempotencyKeyTtlMs);
   const gateway = new InvitationGateway(config, ledger, createClassroomInvitations(config), keys);
-  return createApp({ gateway });
+  const deliveries = new IdempotencyKeys(db, config.collectionPrefix, config.leaseMs, config.idempotencyKeyTtlMs, Date.now, WEBHOOK_DELIVERIES_COLLECTION);
+  const webhooks = new WebhookProcessor(config, gateway, ledger, deliveries);
+  return createApp({ gateway, webhooks });
 }

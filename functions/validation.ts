@@ -16,9 +16,9 @@ export interface InvitationRequest {
 
 const NUMERIC_ID = /^[0-9]{1,64}$/;
 // Pragmatic address check (RFC 5321 lengths, one @, a dotted domain); Classroom is the final judge.
-const EMAIL = /^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$/;
+export const EMAIL = /^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$/;
 // Course aliases: d: (domain) or p: (project) and a name; at most 256 characters in all (courses.aliases).
-const ALIAS = /^[dp]:[\x21-\x7e]{1,254}$/;
+export const ALIAS = /^[dp]:[\x21-\x7e]{1,254}$/;
 
 export const UserIdSchema = z
   .string({ error: 'userId must be a string' })

@@ -5,10 +5,12 @@ import type { RequestContext } from '../audit';
 import { gatewayError, toApiError } from '../errors';
 import type { Answer, InvitationGateway } from '../gateway';
 import { errorFields, log } from '../logs';
+import type { WebhookProcessor } from '../webhooks/processor';
 import { callerFromAuthorization } from './caller';
 
 export interface AppDeps {
   gateway: InvitationGateway;
+  webhooks: WebhookProcessor;
 }
 
 export type Handler = (req: Request, res: Response) => Promise<void>;
@@ -37,6 +39,15 @@ export function createApp(deps: AppDeps): Handler {
           { contentType: req.get('content-type'), rawBody: req.rawBody, body: req.body },
           requestContext(req, requestId),
           req.get('idempotency-key'),
+        );
+        send(res, answer, requestId);
+        return;
+      }
+      if (path === '/webhooks/sis' && req.method === 'POST') {
+        const answer = await deps.webhooks.handle(
+          { contentType: req.get('content-type'), rawBody: req.rawBody, body: req.body },
+          { 'webhook-id': req.get('webhook-id'), 'webhook-timestamp': req.get('webhook-timestamp'), 'webhook-signature': req.get('webhook-signature') },
+          requestId,
         );
         send(res, answer, requestId);
         return;

@@ -11,7 +11,8 @@ import { InvitationGateway } from '../../functions/gateway';
 import { createApp } from '../../functions/http/app';
 import { installBodyErrorHandler } from '../../functions/http/body-errors';
 import { IdempotencyKeys } from '../../functions/idempotency';
-import { Ledger, AUDIT_COLLECTION, LEDGER_COLLECTION } from '../../functions/ledger';
+import { Ledger, AUDIT_COLLECTION, LEDGER_COLLECTION, WEBHOOK_DELIVERIES_COLLECTION } from '../../functions/ledger';
+import { WebhookProcessor } from '../../functions/webhooks/processor';
 import { ClassroomStandIn } from '../../functions/standin/server';
 import { newFirestore, PROJECT_ID, uniquePrefix } from './emulator';
 
@@ -45,8 +46,10 @@ export async function startTestGateway(name: string, env: Record<string, string>
   const classroom = createClassroomInvitations(config);
   const keys = new IdempotencyKeys(db, config.collectionPrefix, config.leaseMs, config.idempotencyKeyTtlMs);
   const gateway = new InvitationGateway(config, ledger, classroom, keys);
+  const deliveries = new IdempotencyKeys(db, config.collectionPrefix, config.leaseMs, config.idempotencyKeyTtlMs, Date.now, WEBHOOK_DELIVERIES_COLLECTION);
+  const webhooks = new WebhookProcessor(config, gateway, ledger, deliveries);
   const fnName = `invitations_${name}_${randomBytes(3).toString('hex')}`;
-  http(fnName, createApp({ gateway }));
+  http(fnName, createApp({ gateway, webhooks }));
   const server = getTestServer(fnName);
   const docs = async (collection: string) => (await db.collection(prefix + collection).get()).docs.map((d) => ({ _id: d.id, ...d.data() }));
   return {
