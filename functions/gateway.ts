@@ -50,6 +50,18 @@ export class InvitationGateway {
     private readonly now: () => number = Date.now,
   ) {}
 
+  /** A request refused before validation (e.g. by the caller policy), audited like any decision. */
+  async refuse(raw: RawRequest, ctx: RequestContext, err: ApiError): Promise<Answer> {
+    const body = (typeof raw.body === 'object' && raw.body !== null ? raw.body : {}) as Record<string, unknown>;
+    const answer = fromError(err, 'rejected');
+    try {
+      await this.decide(ctx, { courseId: body.courseId, userId: body.userId, role: body.role, pairKey: null }, answer, { reason: err.body.message });
+    } catch (auditErr) {
+      log('ERROR', 'could not write the audit event of a refused request', { requestId: ctx.requestId, ...errorFields(auditErr) });
+    }
+    return answer;
+  }
+
   /** POST /v1/invitations. Never throws: every path ends in an answer and an audit event. */
   async createFromHttp(raw: RawRequest, ctx: RequestContext, idempotencyKeyHeader?: string): Promise<Answer> {
     let req: InvitationRequest;

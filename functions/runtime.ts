@@ -4,6 +4,7 @@ import { createClassroomInvitations } from './classroom';
 import type { Config } from './config';
 import { InvitationGateway } from './gateway';
 import { createApp, Handler } from './http/app';
+import { CallerVerifier } from './http/caller';
 import { IdempotencyKeys } from './idempotency';
 import { Ledger, WEBHOOK_DELIVERIES_COLLECTION } from './ledger';
 import { WebhookProcessor } from './webhooks/processor';
@@ -15,5 +16,6 @@ export function createRuntimeHandler(config: Config): Handler {
   const gateway = new InvitationGateway(config, ledger, createClassroomInvitations(config), keys);
   const deliveries = new IdempotencyKeys(db, config.collectionPrefix, config.leaseMs, config.idempotencyKeyTtlMs, Date.now, WEBHOOK_DELIVERIES_COLLECTION);
   const webhooks = new WebhookProcessor(config, gateway, ledger, deliveries);
-  return createApp({ gateway, webhooks });
+  const callers = new CallerVerifier(config.callerAudience, config.allowedCallers);
+  return createApp({ gateway, webhooks, callers });
 }

@@ -6,11 +6,12 @@ import { gatewayError, toApiError } from '../errors';
 import type { Answer, InvitationGateway } from '../gateway';
 import { errorFields, log } from '../logs';
 import type { WebhookProcessor } from '../webhooks/processor';
-import { callerFromAuthorization } from './caller';
+import type { CallerVerifier } from './caller';
 
 export interface AppDeps {
   gateway: InvitationGateway;
   webhooks: WebhookProcessor;
+  callers: CallerVerifier;
 }
 
 export type Handler = (req: Request, res: Response) => Promise<void>;
@@ -21,9 +22,6 @@ function send(res: Response, answer: Pick<Answer, 'httpStatus' | 'body' | 'heade
   res.json(answer.body);
 }
 
-function requestContext(req: Request, requestId: string): RequestContext {
-  return { requestId, source: 'http', caller: callerFromAuthorization(req.get('authorization')) };
-}
 
 export function createApp(deps: AppDeps): Handler {
   return async (req, res) => {
@@ -35,11 +33,10 @@ export function createApp(deps: AppDeps): Handler {
         return;
       }
       if (path === '/v1/invitations' && req.method === 'POST') {
-        const answer = await deps.gateway.createFromHttp(
-          { contentType: req.get('content-type'), rawBody: req.rawBody, body: req.body },
-          requestContext(req, requestId),
-          req.get('idempotency-key'),
-        );
+        const raw = { contentType: req.get('content-type'), rawBody: req.rawBody, body: req.body };
+        const who = await deps.callers.identify(req.get('authorization'));
+        const ctx: RequestContext = { requestId, source: 'http', caller: who.caller };
+        const answer = 'error' in who ? await deps.gateway.refuse(raw, ctx, who.error) : await deps.gateway.createFromHttp(raw, ctx, req.get('idempotency-key'));
         send(res, answer, requestId);
         return;
       }
