@@ -3,6 +3,7 @@
 import { spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { ClassroomStandIn } from '../functions/standin/server';
+import { LOCAL_WEBHOOK_SECRET } from './local-secrets';
 
 const PROJECT = process.env.GOOGLE_CLOUD_PROJECT || process.env.GCLOUD_PROJECT || 'demo-classroom-gateway';
 const port = Number(process.env.PORT || 8080);
@@ -29,7 +30,13 @@ async function main(): Promise<void> {
   const cli = join(dirname(require.resolve('@google-cloud/functions-framework')), 'main.js');
   const fn = spawn(process.execPath, [cli, '--target=invitations', `--port=${port}`], {
     stdio: 'inherit',
-    env: { ...process.env, GOOGLE_CLOUD_PROJECT: PROJECT, CLASSROOM_ROOT_URL: process.env.CLASSROOM_ROOT_URL || standInUrl, PORT: String(port) },
+    env: {
+      ...process.env,
+      GOOGLE_CLOUD_PROJECT: PROJECT,
+      CLASSROOM_ROOT_URL: process.env.CLASSROOM_ROOT_URL || standInUrl,
+      WEBHOOK_SECRETS: process.env.WEBHOOK_SECRETS || LOCAL_WEBHOOK_SECRET,
+      PORT: String(port),
+    },
   });
   const stop = async (code: number) => {
     fn.kill('SIGTERM');
@@ -49,6 +56,9 @@ Local stack ready:
 
 Try it:
   curl -s -X POST http://localhost:${port}/v1/invitations -H 'Content-Type: application/json' -d '${body}'
+
+Send a signed SIS webhook (another terminal):
+  npm run send-sample-webhook
 
 Press Ctrl-C to stop.
 `);
