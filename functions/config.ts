@@ -44,6 +44,8 @@ export interface Config {
   callerAudience: string | undefined;
   /** When set, only these callers (token emails) may use /v1/invitations. */
   allowedCallers: string[];
+  /** Mask email addresses in log lines. */
+  logRedactEmails: boolean;
 }
 
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
@@ -89,6 +91,7 @@ const EnvSchema = z.object({
   WEBHOOK_CONCURRENCY: intFrom('WEBHOOK_CONCURRENCY', 8, 1, 64),
   CALLER_AUDIENCE: z.string().optional(),
   ALLOWED_CALLERS: z.string().optional(),
+  LOG_REDACT_EMAILS: z.enum(['true', 'false', ''], { error: 'LOG_REDACT_EMAILS must be true or false' }).optional(),
 });
 
 /** A space- or comma-separated list. */
@@ -147,5 +150,6 @@ export function parseConfig(env: Record<string, string | undefined> = process.en
     webhookConcurrency: e.WEBHOOK_CONCURRENCY,
     callerAudience: e.CALLER_AUDIENCE?.trim() || undefined,
     allowedCallers: list(e.ALLOWED_CALLERS).map((c) => c.toLowerCase()),
+    logRedactEmails: e.LOG_REDACT_EMAILS === 'true',
   };
 }

@@ -15,6 +15,8 @@ export interface Answer {
   body: unknown;
   headers: Record<string, string>;
   outcome: Outcome;
+  /** Classroom's error status when the answer carries Classroom's refusal. */
+  upstreamStatus?: string;
 }
 
 /** What Classroom answers to a second invitation for the same user and course. */
@@ -32,7 +34,9 @@ function ok(invitation: Invitation, outcome: Outcome, headers: Record<string, st
 }
 
 function fromError(err: ApiError, outcome: Outcome): Answer {
-  return { httpStatus: err.httpStatus, body: err.toJSON(), headers: err.headers, outcome };
+  const answer: Answer = { httpStatus: err.httpStatus, body: err.toJSON(), headers: err.headers, outcome };
+  if (err.upstream) answer.upstreamStatus = err.status;
+  return answer;
 }
 
 function upstreamFields(err: ApiError): Pick<AuditFields, 'upstreamStatus' | 'upstreamMessage'> {

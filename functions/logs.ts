@@ -1,4 +1,6 @@
-// Structured log lines for Cloud Logging (one JSON object per line on stdout/stderr).
+// Structured log lines for Cloud Logging: one JSON object per line on stdout/stderr, the fields Cloud
+// Logging understands (severity, httpRequest, logging.googleapis.com/trace). Secrets are never passed
+// here; email addresses are masked when LOG_REDACT_EMAILS=true.
 export type Severity = 'DEBUG' | 'INFO' | 'WARNING' | 'ERROR';
 
 export type LogSink = (line: string, severity: Severity) => void;
@@ -9,17 +11,77 @@ const defaultSink: LogSink = (line, severity) => {
 };
 
 let sink: LogSink = defaultSink;
+let redactEmails = false;
 
 /** Tests capture log lines here. */
 export function setLogSink(s: LogSink | undefined): void {
   sink = s ?? defaultSink;
 }
 
+export function setRedactEmails(on: boolean): void {
+  redactEmails = on;
+}
+
+const EMAIL_IN_TEXT = /[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@([A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+)/g;
+
+/** Keeps the domain (useful for policy questions), masks the person. */
+export function redact(text: string): string {
+  return text.replace(EMAIL_IN_TEXT, '***@$1');
+}
+
 export function log(severity: Severity, message: string, fields: Record<string, unknown> = {}): void {
-  sink(JSON.stringify({ severity, message, ...fields }), severity);
+  const line = JSON.stringify({ severity, message, ...fields });
+  sink(redactEmails ? redact(line) : line, severity);
 }
 
 export function errorFields(err: unknown): Record<string, unknown> {
   if (err instanceof Error) return { error: { name: err.name, message: err.message, code: (err as { code?: unknown }).code } };
   return { error: String(err) };
+}
+
+/** `X-Cloud-Trace-Context: TRACE_ID/SPAN_ID;o=1` → the fields that tie a log line to its trace. */
+export function traceFields(header: string | undefined, projectId: string | undefined): Record<string, string> {
+  const m = /^([0-9a-fA-F]{32})(?:\/(\d+))?/.exec(header ?? '');
+  if (!m || !projectId) return {};
+  const out: Record<string, string> = { 'logging.googleapis.com/trace': `projects/${projectId}/traces/${m[1]!.toLowerCase()}` };
+  if (m[2]) out['logging.googleapis.com/spanId'] = BigInt(m[2]).toString(16).padStart(16, '0');
+  return out;
+}
+
+export interface RequestLog {
+  requestId: string;
+  method: string;
+  url: string;
+  status: number;
+  latencyMs: number;
+  outcome: string;
+  userAgent?: string;
+  remoteIp?: string;
+  requestSize?: number;
+  responseSize?: number;
+  trace?: Record<string, string>;
+  /** Domain fields: courseId, userId, role, source, webhookId, upstreamStatus, counts … */
+  details?: Record<string, unknown>;
+}
+
+/** The one line per request. Severity follows the status: 5xx ERROR, 4xx WARNING, else INFO. */
+export function logRequest(r: RequestLog): void {
+  const severity: Severity = r.status >= 500 ? 'ERROR' : r.status >= 400 ? 'WARNING' : 'INFO';
+  log(severity, `${r.method} ${r.url} ${r.status} ${r.outcome}`, {
+    requestId: r.requestId,
+    outcome: r.outcome,
+    latencyMs: Math.round(r.latencyMs * 10) / 10,
+    httpRequest: {
+      requestMethod: r.method,
+      requestUrl: r.url,
+      status: r.status,
+      latency: `${(r.latencyMs / 1000).toFixed(3)}s`,
+      ...(r.userAgent ? { userAgent: r.userAgent } : {}),
+      ...(r.remoteIp ? { remoteIp: r.remoteIp } : {}),
+      ...(r.requestSize !== undefined ? { requestSize: String(r.requestSize) } : {}),
+      ...(r.responseSize !== undefined ? { responseSize: String(r.responseSize) } : {}),
+    },
+    ...(r.trace ?? {}),
+    ...(r.details ?? {}),
+  });
 }

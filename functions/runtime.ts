@@ -7,9 +7,11 @@ import { createApp, Handler } from './http/app';
 import { CallerVerifier } from './http/caller';
 import { IdempotencyKeys } from './idempotency';
 import { Ledger, WEBHOOK_DELIVERIES_COLLECTION } from './ledger';
+import { setRedactEmails } from './logs';
 import { WebhookProcessor } from './webhooks/processor';
 
 export function createRuntimeHandler(config: Config): Handler {
+  setRedactEmails(config.logRedactEmails);
   const db = new Firestore({ ...(config.projectId ? { projectId: config.projectId } : {}), ignoreUndefinedProperties: true });
   const ledger = new Ledger(db, config.collectionPrefix, config.leaseMs, config.ledgerTtlMs);
   const keys = new IdempotencyKeys(db, config.collectionPrefix, config.leaseMs, config.idempotencyKeyTtlMs);
@@ -17,5 +19,5 @@ export function createRuntimeHandler(config: Config): Handler {
   const deliveries = new IdempotencyKeys(db, config.collectionPrefix, config.leaseMs, config.idempotencyKeyTtlMs, Date.now, WEBHOOK_DELIVERIES_COLLECTION);
   const webhooks = new WebhookProcessor(config, gateway, ledger, deliveries);
   const callers = new CallerVerifier(config.callerAudience, config.allowedCallers);
-  return createApp({ gateway, webhooks, callers });
+  return createApp({ gateway, webhooks, callers }, config.projectId);
 }

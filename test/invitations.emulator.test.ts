@@ -2,6 +2,7 @@
 // the stand-in over HTTP. One block per numbered behaviour of the gateway issue.
 import request from 'supertest';
 import { InvitationGateway } from '../functions/gateway';
+import { setLogSink } from '../functions/logs';
 import { startTestGateway, TestGateway } from './support/gateway';
 
 let t: TestGateway;
@@ -224,6 +225,31 @@ describe('5. audit', () => {
       caller: 'sis@district.iam.gserviceaccount.com',
       requestId: res.headers['x-request-id'],
     });
+  });
+});
+
+describe('logs', () => {
+  it('one structured line per request, with the trace and the upstream status', async () => {
+    const lines: string[] = [];
+    setLogSink((l) => lines.push(l));
+    try {
+      await post({ courseId: `d:log-${++n}`, userId: 'unknown-log@school.example', role: 'STUDENT' })
+        .set('X-Cloud-Trace-Context', '105445aa7843bc8bf206b12000100000/1;o=1')
+        .set('Authorization', 'Bearer secret.token.value')
+        .expect(404);
+    } finally {
+      setLogSink(() => undefined);
+    }
+    const requestLines = lines.map((l) => JSON.parse(l)).filter((l) => l.httpRequest);
+    expect(requestLines).toHaveLength(1);
+    expect(requestLines[0]).toMatchObject({
+      severity: 'WARNING',
+      outcome: 'failed',
+      upstreamStatus: 'NOT_FOUND',
+      httpRequest: { requestMethod: 'POST', status: 404 },
+      'logging.googleapis.com/trace': 'projects/demo-classroom-gateway/traces/105445aa7843bc8bf206b12000100000',
+    });
+    expect(lines.join('\n')).not.toContain('secret.token.value');
   });
 });
 

@@ -4,7 +4,7 @@ import type { Request, Response } from '@google-cloud/functions-framework';
 import type { RequestContext } from '../audit';
 import { gatewayError, toApiError } from '../errors';
 import type { Answer, InvitationGateway } from '../gateway';
-import { errorFields, log } from '../logs';
+import { errorFields, log, logRequest, traceFields } from '../logs';
 import type { WebhookProcessor } from '../webhooks/processor';
 import type { CallerVerifier } from './caller';
 
@@ -22,39 +22,78 @@ function send(res: Response, answer: Pick<Answer, 'httpStatus' | 'body' | 'heade
   res.json(answer.body);
 }
 
+interface Routed {
+  answer: Pick<Answer, 'httpStatus' | 'body' | 'headers'>;
+  outcome: string;
+  details?: Record<string, unknown>;
+  quiet?: boolean;
+}
 
-export function createApp(deps: AppDeps): Handler {
+/** Domain fields worth a log line: what was asked, and what Classroom said if it refused. */
+function invitationDetails(body: unknown, answer: Answer): Record<string, unknown> {
+  const b = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
+  const pick = (v: unknown) => (typeof v === 'string' ? v.slice(0, 256) : undefined);
+  return {
+    source: 'http',
+    courseId: pick(b.courseId),
+    userId: pick(b.userId),
+    role: pick(b.role),
+    ...(answer.upstreamStatus ? { upstreamStatus: answer.upstreamStatus } : {}),
+  };
+}
+
+export function createApp(deps: AppDeps, projectId?: string): Handler {
+  const route = async (req: Request, requestId: string): Promise<Routed> => {
+    const path = req.path.replace(/\/+$/, '') || '/';
+    if (path === '/healthz' && (req.method === 'GET' || req.method === 'HEAD')) {
+      return { answer: { httpStatus: 200, body: { status: 'ok' }, headers: {} }, outcome: 'ok', quiet: true };
+    }
+    if (path === '/v1/invitations' && req.method === 'POST') {
+      const raw = { contentType: req.get('content-type'), rawBody: req.rawBody, body: req.body };
+      const who = await deps.callers.identify(req.get('authorization'));
+      const ctx: RequestContext = { requestId, source: 'http', caller: who.caller };
+      const answer = 'error' in who ? await deps.gateway.refuse(raw, ctx, who.error) : await deps.gateway.createFromHttp(raw, ctx, req.get('idempotency-key'));
+      return { answer, outcome: answer.outcome, details: invitationDetails(req.body, answer) };
+    }
+    if (path === '/webhooks/sis' && req.method === 'POST') {
+      const answer = await deps.webhooks.handle(
+        { contentType: req.get('content-type'), rawBody: req.rawBody, body: req.body },
+        { 'webhook-id': req.get('webhook-id'), 'webhook-timestamp': req.get('webhook-timestamp'), 'webhook-signature': req.get('webhook-signature') },
+        requestId,
+      );
+      return { answer, outcome: answer.outcome, details: { source: 'webhook', webhookId: req.get('webhook-id')?.slice(0, 256), ...answer.details } };
+    }
+    const err = gatewayError('NOT_FOUND', `No route for ${req.method} ${req.path}.`);
+    return { answer: { httpStatus: err.httpStatus, body: err.toJSON(), headers: err.headers }, outcome: 'not_found' };
+  };
+
   return async (req, res) => {
+    const started = performance.now();
     const requestId = randomUUID();
+    let routed: Routed;
     try {
-      const path = req.path.replace(/\/+$/, '') || '/';
-      if (path === '/healthz' && (req.method === 'GET' || req.method === 'HEAD')) {
-        send(res, { httpStatus: 200, body: { status: 'ok' }, headers: {} }, requestId);
-        return;
-      }
-      if (path === '/v1/invitations' && req.method === 'POST') {
-        const raw = { contentType: req.get('content-type'), rawBody: req.rawBody, body: req.body };
-        const who = await deps.callers.identify(req.get('authorization'));
-        const ctx: RequestContext = { requestId, source: 'http', caller: who.caller };
-        const answer = 'error' in who ? await deps.gateway.refuse(raw, ctx, who.error) : await deps.gateway.createFromHttp(raw, ctx, req.get('idempotency-key'));
-        send(res, answer, requestId);
-        return;
-      }
-      if (path === '/webhooks/sis' && req.method === 'POST') {
-        const answer = await deps.webhooks.handle(
-          { contentType: req.get('content-type'), rawBody: req.rawBody, body: req.body },
-          { 'webhook-id': req.get('webhook-id'), 'webhook-timestamp': req.get('webhook-timestamp'), 'webhook-signature': req.get('webhook-signature') },
-          requestId,
-        );
-        send(res, answer, requestId);
-        return;
-      }
-      const err = gatewayError('NOT_FOUND', `No route for ${req.method} ${req.path}.`);
-      send(res, { httpStatus: err.httpStatus, body: err.toJSON(), headers: err.headers }, requestId);
+      routed = await route(req, requestId);
     } catch (err) {
       log('ERROR', 'unhandled failure while serving a request', { requestId, ...errorFields(err) });
       const e = toApiError(err);
-      if (!res.headersSent) send(res, { httpStatus: e.httpStatus, body: e.toJSON(), headers: e.headers }, requestId);
+      routed = { answer: { httpStatus: e.httpStatus, body: e.toJSON(), headers: e.headers }, outcome: 'failed' };
     }
+    if (res.headersSent) return;
+    send(res, routed.answer, requestId);
+    if (routed.quiet) return;
+    logRequest({
+      requestId,
+      method: req.method,
+      url: req.originalUrl ?? req.url,
+      status: routed.answer.httpStatus,
+      latencyMs: performance.now() - started,
+      outcome: routed.outcome,
+      userAgent: req.get('user-agent'),
+      remoteIp: req.ip,
+      requestSize: req.rawBody?.length,
+      responseSize: Number(res.getHeader('content-length')) || undefined,
+      trace: traceFields(req.get('x-cloud-trace-context'), projectId),
+      details: routed.details,
+    });
   };
 }

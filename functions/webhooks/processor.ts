@@ -30,6 +30,9 @@ export interface WebhookAnswer {
   httpStatus: number;
   body: unknown;
   headers: Record<string, string>;
+  /** For the log line: rejected, delivered, incomplete, replayed, in_flight, failed. */
+  outcome: string;
+  details?: Record<string, unknown>;
 }
 
 const RETRYABLE = new Set(['ABORTED', 'RESOURCE_EXHAUSTED', 'UNAVAILABLE', 'DEADLINE_EXCEEDED']);
@@ -48,8 +51,14 @@ async function mapLimited<T, R>(items: T[], limit: number, fn: (item: T, i: numb
   return out;
 }
 
-function answerOf(e: ApiError): WebhookAnswer {
-  return { httpStatus: e.httpStatus, body: e.toJSON(), headers: e.headers };
+function answerOf(e: ApiError, outcome: string): WebhookAnswer {
+  return { httpStatus: e.httpStatus, body: e.toJSON(), headers: e.headers, outcome };
+}
+
+function counts(results: ItemResult[]): Record<string, number> {
+  const c: Record<string, number> = {};
+  for (const r of results) c[r.outcome] = (c[r.outcome] ?? 0) + 1;
+  return c;
 }
 
 export class WebhookProcessor {
@@ -76,7 +85,10 @@ export class WebhookProcessor {
           upstreamStatus: verification.reason,
         }),
       });
-      return answerOf(gatewayError('UNAUTHENTICATED', verification.message, { details: [{ '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason: verification.reason, domain: 'classroom-gateway.webhooks' }] }));
+      const e = gatewayError('UNAUTHENTICATED', verification.message, {
+        details: [{ '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason: verification.reason, domain: 'classroom-gateway.webhooks' }],
+      });
+      return { ...answerOf(e, 'rejected'), details: { reason: verification.reason } };
     }
     const ctx: RequestContext = { requestId, source: 'webhook', caller: `webhook:${verification.secretId}`, webhookId: verification.webhookId };
     let event: EnrollmentEvent;
@@ -85,13 +97,13 @@ export class WebhookProcessor {
     } catch (err) {
       const e = toApiError(err);
       await this.auditSafely(auditEvent(ctx, { courseId: null, userId: null, role: null, pairKey: null }, { outcome: 'rejected', httpStatus: e.httpStatus }));
-      return answerOf(e);
+      return answerOf(e, 'rejected');
     }
     try {
       return await this.deliver(event, raw.rawBody ?? Buffer.alloc(0), ctx);
     } catch (err) {
       log('ERROR', 'webhook delivery failed inside the gateway', { requestId, webhookId, ...errorFields(err) });
-      return answerOf(toApiError(err));
+      return answerOf(toApiError(err), 'failed');
     }
   }
 
@@ -101,9 +113,9 @@ export class WebhookProcessor {
     const decision = await this.deliveries.begin('webhook', ctx.webhookId!, fingerprint, ctx.requestId);
     if (decision.kind === 'replay') {
       const r = decision.response;
-      return { httpStatus: r.httpStatus, body: JSON.parse(r.body) as unknown, headers: { ...r.headers, 'Idempotent-Replayed': 'true' } };
+      return { httpStatus: r.httpStatus, body: JSON.parse(r.body) as unknown, headers: { ...r.headers, 'Idempotent-Replayed': 'true' }, outcome: 'replayed' };
     }
-    if (decision.kind !== 'new') return answerOf(decision.error);
+    if (decision.kind !== 'new') return answerOf(decision.error, decision.kind === 'mismatch' ? 'rejected' : 'in_flight');
     const answer = await this.process(event, ctx);
     const status = (answer.body as { error?: { status?: string } }).error?.status;
     try {
@@ -143,7 +155,8 @@ export class WebhookProcessor {
   /** 200 with every result, or 429/503 + Retry-After when any item should be tried again later. */
   private summarize(results: ItemResult[]): WebhookAnswer {
     const pending = results.filter((r) => r.error && RETRYABLE.has(r.error.status));
-    if (pending.length === 0) return { httpStatus: 200, body: { results }, headers: {} };
+    const details = { enrollments: results.length, outcomes: counts(results) };
+    if (pending.length === 0) return { httpStatus: 200, body: { results }, headers: {}, outcome: 'delivered', details };
     const throttled = pending.some((r) => r.error!.status === 'RESOURCE_EXHAUSTED');
     const retryAfterS = throttled ? 30 : 5;
     const e = retryable(
@@ -153,7 +166,7 @@ export class WebhookProcessor {
       throttled ? 'ENROLLMENTS_THROTTLED' : 'ENROLLMENTS_INCOMPLETE',
     );
     // Google's error JSON, with the per-item results beside it for the operator.
-    return { httpStatus: e.httpStatus, body: { ...e.toJSON(), results }, headers: e.headers };
+    return { httpStatus: e.httpStatus, body: { ...e.toJSON(), results }, headers: e.headers, outcome: 'incomplete', details };
   }
 
   private async auditSafely(event: AuditEvent): Promise<void> {

@@ -10,6 +10,7 @@ import { Config, parseConfig } from '../../functions/config';
 import { InvitationGateway } from '../../functions/gateway';
 import { createApp } from '../../functions/http/app';
 import { installBodyErrorHandler } from '../../functions/http/body-errors';
+import { setLogSink } from '../../functions/logs';
 import { CallerVerifier, CertSource } from '../../functions/http/caller';
 import { IdempotencyKeys } from '../../functions/idempotency';
 import { Ledger, AUDIT_COLLECTION, LEDGER_COLLECTION, WEBHOOK_DELIVERIES_COLLECTION } from '../../functions/ledger';
@@ -29,6 +30,9 @@ export interface TestGateway {
   ledgerDocs(): Promise<Record<string, unknown>[]>;
   close(): Promise<void>;
 }
+
+// Request log lines would drown the test report; GATEWAY_TEST_LOGS=1 shows them.
+if (!process.env.GATEWAY_TEST_LOGS) setLogSink(() => undefined);
 
 export async function startTestGateway(name: string, env: Record<string, string> = {}, certs?: CertSource): Promise<TestGateway> {
   installBodyErrorHandler();
@@ -50,7 +54,7 @@ export async function startTestGateway(name: string, env: Record<string, string>
   const deliveries = new IdempotencyKeys(db, config.collectionPrefix, config.leaseMs, config.idempotencyKeyTtlMs, Date.now, WEBHOOK_DELIVERIES_COLLECTION);
   const webhooks = new WebhookProcessor(config, gateway, ledger, deliveries);
   const fnName = `invitations_${name}_${randomBytes(3).toString('hex')}`;
-  http(fnName, createApp({ gateway, webhooks, callers: new CallerVerifier(config.callerAudience, config.allowedCallers, certs) }));
+  http(fnName, createApp({ gateway, webhooks, callers: new CallerVerifier(config.callerAudience, config.allowedCallers, certs) }, config.projectId));
   const server = getTestServer(fnName);
   const docs = async (collection: string) => (await db.collection(prefix + collection).get()).docs.map((d) => ({ _id: d.id, ...d.data() }));
   return {

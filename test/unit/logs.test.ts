@@ -1,0 +1,71 @@
+import { logRequest, redact, setLogSink, setRedactEmails, traceFields } from '../../functions/logs';
+
+let lines: string[] = [];
+beforeEach(() => {
+  lines = [];
+  setLogSink((l) => lines.push(l));
+});
+afterEach(() => {
+  setLogSink(undefined);
+  setRedactEmails(false);
+});
+
+const sample = {
+  requestId: 'r-1',
+  method: 'POST',
+  url: '/v1/invitations',
+  status: 404,
+  latencyMs: 12.345,
+  outcome: 'failed',
+  userAgent: 'sis/1.0',
+  requestSize: 80,
+  details: { userId: 'ada@school.example', upstreamStatus: 'NOT_FOUND' },
+};
+
+it('writes one JSON line with the fields Cloud Logging reads', () => {
+  logRequest({ ...sample, trace: traceFields('0123456789abcdef0123456789ABCDEF/123;o=1', 'demo-p') });
+  expect(lines).toHaveLength(1);
+  expect(JSON.parse(lines[0]!)).toEqual({
+    severity: 'WARNING',
+    message: 'POST /v1/invitations 404 failed',
+    requestId: 'r-1',
+    outcome: 'failed',
+    latencyMs: 12.3,
+    httpRequest: { requestMethod: 'POST', requestUrl: '/v1/invitations', status: 404, latency: '0.012s', userAgent: 'sis/1.0', requestSize: '80' },
+    'logging.googleapis.com/trace': 'projects/demo-p/traces/0123456789abcdef0123456789abcdef',
+    'logging.googleapis.com/spanId': '000000000000007b',
+    userId: 'ada@school.example',
+    upstreamStatus: 'NOT_FOUND',
+  });
+});
+
+it.each([
+  [200, 'INFO'],
+  [409, 'WARNING'],
+  [503, 'ERROR'],
+])('status %i logs at %s', (status, severity) => {
+  logRequest({ ...sample, status });
+  expect(JSON.parse(lines[0]!).severity).toBe(severity);
+});
+
+it('masks email addresses everywhere in the line when asked', () => {
+  setRedactEmails(true);
+  logRequest({ ...sample, details: { userId: 'ada@school.example', note: 'from grace.h@staff.school.example' } });
+  expect(lines[0]).not.toMatch(/ada@|grace\.h@/);
+  expect(JSON.parse(lines[0]!)).toMatchObject({ userId: '***@school.example', note: 'from ***@staff.school.example' });
+});
+
+it('leaves addresses alone by default', () => {
+  logRequest(sample);
+  expect(JSON.parse(lines[0]!).userId).toBe('ada@school.example');
+});
+
+it('has no trace without a header or a project', () => {
+  expect(traceFields(undefined, 'p')).toEqual({});
+  expect(traceFields('0123456789abcdef0123456789abcdef', undefined)).toEqual({});
+  expect(traceFields('garbage', 'p')).toEqual({});
+});
+
+it('redact keeps the domain', () => {
+  expect(redact('a.b+c@sub.school.example and x@y.example')).toBe('***@sub.school.example and ***@y.example');
+});
