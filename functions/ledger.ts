@@ -4,9 +4,10 @@
 // other; Classroom is called outside; the outcome is recorded in a second commit guarded by the claim's
 // write time, so a request that lost its lease can never overwrite its successor.
 import { createHash } from 'node:crypto';
-import type { DocumentReference, Firestore, Timestamp as TimestampT, WriteBatch } from '@google-cloud/firestore';
+import type { DocumentReference, DocumentSnapshot, Firestore, Timestamp as TimestampT, WriteBatch } from '@google-cloud/firestore';
 import { FieldValue, Timestamp } from '@google-cloud/firestore';
 import { AuditEvent, AuditFields, definedOnly } from './audit';
+import { TickBatcher } from './batcher';
 import type { Invitation } from './classroom';
 import type { InvitationRequest } from './validation';
 
@@ -68,14 +69,32 @@ export class Ledger {
   ) {
     this.ledger = db.collection(prefix + LEDGER_COLLECTION);
     this.audit = db.collection(prefix + AUDIT_COLLECTION);
+    // Reads of one tick go out as one getAll; final audit events of one tick as one commit.
+    this.reads = new TickBatcher<string, DocumentSnapshot>(async (keys) => {
+      if (keys.length === 1) return [await this.ledger.doc(keys[0]!).get()];
+      return this.db.getAll(...keys.map((k) => this.ledger.doc(k)));
+    }, 100);
+    this.appends = new TickBatcher<AuditEvent, void>(async (events) => {
+      if (events.length === 1) {
+        await this.audit.doc(events[0]!.requestId).create(this.auditDoc(events[0]!));
+      } else {
+        const batch = this.db.batch();
+        for (const e of events) batch.create(this.audit.doc(e.requestId), this.auditDoc(e));
+        await batch.commit();
+      }
+      return events.map(() => undefined);
+    });
   }
+
+  private readonly reads: TickBatcher<string, DocumentSnapshot>;
+  private readonly appends: TickBatcher<AuditEvent, void>;
 
   ref(key: string): DocumentReference {
     return this.ledger.doc(key);
   }
 
   async read(key: string): Promise<LedgerSnapshot | undefined> {
-    const snap = await this.ledger.doc(key).get();
+    const snap = await this.reads.add(key);
     if (!snap.exists || !snap.updateTime) return undefined;
     return { entry: snap.data() as LedgerEntry, updateTime: snap.updateTime };
   }
@@ -191,8 +210,8 @@ export class Ledger {
     }
   }
 
-  /** Appends the final event of a request that reserved nothing. */
+  /** Appends the final event of a request that reserved nothing (group-committed with its tick's peers). */
   async appendAudit(event: AuditEvent): Promise<void> {
-    await this.audit.doc(event.requestId).create(this.auditDoc(event));
+    await this.appends.add(event);
   }
 }

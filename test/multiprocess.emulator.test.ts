@@ -3,7 +3,7 @@
 import { AUDIT_COLLECTION, LEDGER_COLLECTION } from '../functions/ledger';
 import { ClassroomStandIn } from '../functions/standin/server';
 import { newFirestore, uniquePrefix } from './support/emulator';
-import { buildOnce, Instance, postSettled, startInstance, stopInstance } from './support/processes';
+import { Instance, postSettled, startInstance, stopInstance } from './support/processes';
 
 const standIn = new ClassroomStandIn();
 const prefix = uniquePrefix('multi');
@@ -11,7 +11,6 @@ const db = newFirestore();
 let instances: Instance[] = [];
 
 beforeAll(async () => {
-  buildOnce();
   const standInUrl = await standIn.start();
   const env = { CLASSROOM_ROOT_URL: standInUrl, COLLECTION_PREFIX: prefix, LEASE_SECONDS: '2', INFLIGHT_WAIT_MS: '4000' };
   instances = await Promise.all([startInstance(env), startInstance(env), startInstance(env)]);

@@ -1,16 +1,12 @@
 // Real function instances: the built entry (lib/) served by the Functions Framework CLI in child processes,
 // as Cloud Run runs it, all on one Firestore emulator and one Classroom stand-in.
-import { ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { PROJECT_ID } from './emulator';
 
-const ROOT = resolve(__dirname, '../..');
-
-/** Compiles functions/ to lib/ so that child processes run the code under test. */
-export function buildOnce(): void {
-  execFileSync(join(ROOT, 'node_modules/.bin/tsc'), ['-p', join(ROOT, 'tsconfig.build.json')], { cwd: ROOT, stdio: 'inherit' });
-}
+/** lib/ is built by the global set-up (test/support/global-setup.js). */
+export const ROOT = resolve(__dirname, '../..');
 
 export function freePort(): Promise<number> {
   return new Promise((res, rej) => {
