@@ -207,6 +207,14 @@ async function main(): Promise<void> {
   const instances = [main, ...others];
   const lone: number[] = [];
   for (let i = 0; i < 5; i++) lone.push((await post(main.url, newPair('lone'))).ms);
+  // The floor of any burst on this machine: 60 concurrent requests that touch nothing (GET /healthz).
+  const floors: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const t0 = performance.now();
+    await Promise.all(Array.from({ length: 60 }, (_, k) => fetch(`${instances[k % 3]!.url}/healthz`).then((r) => r.text())));
+    floors.push(performance.now() - t0);
+  }
+  results.burstHttpFloorMs = median(floors);
   const burstBody = newPair('burst');
   const createsBefore = standIn.calls.create;
   let t = performance.now();
@@ -264,6 +272,7 @@ async function main(): Promise<void> {
     ['repeat from the ledger, p99', `${round(results.repeatP99Ms)} ms`, `${round(results.repeatP99Ratio, 2)}× one read`, ''],
     ['new invitation overhead, p50', `${round(results.newInvitationOverheadP50Ms)} ms`, `${round(results.newInvitationOverheadRatio, 2)}× one read (gateway ${round(results.newInvitationP50Ms)} ms, direct ${round(results.classroomDirectP50Ms)} ms)`, '≤ 2×'],
     ['burst: 60 identical over 3 instances', `${round(results.burstSettleMs, 0)} ms`, `${round(results.burstSettleRatio, 2)}× a lone new request (${round(results.loneNewRequestMs)} ms); Classroom calls ${results.burstClassroomCalls}`, 'calls = 1; ≤ 6×'],
+    ['burst floor: 60 × GET /healthz over 3 instances', `${round(results.burstHttpFloorMs, 0)} ms`, `${round((results.burstSettleMs as number) / (results.burstHttpFloorMs as number), 2)}× → the burst's own cost over bare HTTP`, ''],
     ['re-sync: 2,000 requests / 200 pairs, 32 in flight', `${round(results.resyncRequestsPerSecond, 0)} req/s`, `p99 ${round(results.resyncP99Ms)} ms; Classroom calls ${results.resyncClassroomCalls}`, 'calls = 200'],
     ['peak RSS of the function process', `${round(results.peakRssMiB)} MiB`, '', '≤ 200 MiB'],
   ];
