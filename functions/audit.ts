@@ -13,6 +13,10 @@ export type Outcome =
   | 'in_flight' // a first request was still under way (409 ABORTED)
   | 'rejected' // invalid request, refused by policy, or unauthenticated: never forwarded
   | 'skipped' // a webhook enrollment that maps to no invitation (role, status)
+  | 'replaced' // a pending invitation of another role was deleted and this one created (?replace=true)
+  | 'deleted' // DELETE /v1/invitations/{id}: deleted in Classroom, the ledger entry released
+  | 'withdrawn' // a tobedeleted enrollment withdrew the pending invitation
+  | 'validated' // ?validateOnly=true: checked, nothing done
   | 'failed'; // Classroom or the gateway refused; the pair was released
 
 export interface RequestContext {
@@ -36,6 +40,8 @@ export interface AuditFields {
   sharedWith?: string;
   /** Why a request was skipped or refused, in words. */
   reason?: string;
+  /** The invitation a replacement or withdrawal deleted. */
+  replacedInvitationId?: string;
 }
 
 export interface AuditEvent extends AuditFields {

@@ -26,6 +26,8 @@ export interface ClassroomInvitations {
   create(invitation: InvitationRequest, opts: CallOptions): Promise<Invitation>;
   /** The pending invitation for a (course, user) pair, if Classroom has one. */
   findForPair(courseId: string, userId: string, opts: CallOptions): Promise<Invitation | undefined>;
+  get(id: string, opts: CallOptions): Promise<Invitation>;
+  delete(id: string, opts: CallOptions): Promise<void>;
 }
 
 interface GaxiosLikeError {
@@ -126,6 +128,22 @@ export function createClassroomInvitations(config: Config): ClassroomInvitations
         const res = await c.invitations.list({ courseId, userId, pageSize: 10 }, callOpts(opts));
         const first = res.data.invitations?.[0];
         return first ? asInvitation(first) : undefined;
+      } catch (err) {
+        throw upstreamError(err);
+      }
+    },
+    async get(id, opts) {
+      const c = await load();
+      try {
+        return asInvitation((await c.invitations.get({ id }, callOpts(opts))).data);
+      } catch (err) {
+        throw upstreamError(err);
+      }
+    },
+    async delete(id, opts) {
+      const c = await load();
+      try {
+        await c.invitations.delete({ id }, callOpts(opts));
       } catch (err) {
         throw upstreamError(err);
       }

@@ -46,6 +46,8 @@ export interface Config {
   allowedCallers: string[];
   /** Mask email addresses in log lines. */
   logRedactEmails: boolean;
+  /** A replay older than this asks Classroom whether the invitation still exists. */
+  ledgerRecheckAfterMs: number;
 }
 
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
@@ -91,6 +93,19 @@ const EnvSchema = z.object({
   WEBHOOK_CONCURRENCY: intFrom('WEBHOOK_CONCURRENCY', 8, 1, 64),
   CALLER_AUDIENCE: z.string().optional(),
   ALLOWED_CALLERS: z.string().optional(),
+  LEDGER_RECHECK_AFTER: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v.trim() === '') return 24 * 3_600_000;
+      const m = /^(\d+)\s*(ms|s|m|h|d)?$/.exec(v.trim());
+      if (!m) {
+        ctx.addIssue({ code: 'custom', message: 'LEDGER_RECHECK_AFTER must be a duration such as 30s, 15m, 24h or 7d' });
+        return z.NEVER;
+      }
+      const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[(m[2] ?? 's') as 'ms' | 's' | 'm' | 'h' | 'd'];
+      return Number(m[1]) * unit;
+    }),
   LOG_REDACT_EMAILS: z.enum(['true', 'false', ''], { error: 'LOG_REDACT_EMAILS must be true or false' }).optional(),
 });
 
@@ -151,5 +166,6 @@ export function parseConfig(env: Record<string, string | undefined> = process.en
     callerAudience: e.CALLER_AUDIENCE?.trim() || undefined,
     allowedCallers: list(e.ALLOWED_CALLERS).map((c) => c.toLowerCase()),
     logRedactEmails: e.LOG_REDACT_EMAILS === 'true',
+    ledgerRecheckAfterMs: e.LEDGER_RECHECK_AFTER,
   };
 }

@@ -2,13 +2,21 @@
 import { auditEvent, AuditFields, Outcome, RequestContext } from './audit';
 import type { ClassroomInvitations, Invitation } from './classroom';
 import type { Config } from './config';
-import { ApiError, errorInfo, gatewayError, retryable, toApiError } from './errors';
+import { ApiError, badRequest, errorInfo, gatewayError, retryable, toApiError } from './errors';
 import { fingerprint, IdempotencyKeys, isStorable, parseIdempotencyKey } from './idempotency';
 import { isRetryable, retryAfterMs, withRetries } from './retry';
-import type { Claim, Ledger, LedgerSnapshot } from './ledger';
+import type { Claim, Ledger, LedgerEntry, LedgerSnapshot } from './ledger';
 import { pairKey } from './ledger';
 import { errorFields, log } from './logs';
 import { InvitationRequest, parseCreateRequest, RawRequest } from './validation';
+
+/** Request options of POST /v1/invitations. */
+export interface CreateOptions {
+  /** ?replace=true: a pending invitation of another role is deleted and this one created. */
+  replace?: boolean;
+  /** ?validateOnly=true (AIP-163): check everything, change nothing, call no one. */
+  validateOnly?: boolean;
+}
 
 export interface Answer {
   httpStatus: number;
@@ -67,7 +75,7 @@ export class InvitationGateway {
   }
 
   /** POST /v1/invitations. Never throws: every path ends in an answer and an audit event. */
-  async createFromHttp(raw: RawRequest, ctx: RequestContext, idempotencyKeyHeader?: string): Promise<Answer> {
+  async createFromHttp(raw: RawRequest, ctx: RequestContext, idempotencyKeyHeader?: string, opts: CreateOptions = {}): Promise<Answer> {
     let req: InvitationRequest;
     let key: string | undefined;
     try {
@@ -88,16 +96,17 @@ export class InvitationGateway {
       }
       return answer;
     }
-    if (key === undefined || !this.keys) return this.create(req, ctx);
+    if (opts.validateOnly) return this.validate(req, ctx, opts);
+    if (key === undefined || !this.keys) return this.create(req, ctx, opts);
     try {
-      return await this.createWithKey(this.keys, req, key, ctx);
+      return await this.createWithKey(this.keys, req, key, ctx, opts);
     } catch (err) {
       log('ERROR', 'idempotency key handling failed', { requestId: ctx.requestId, ...errorFields(err) });
       return fromError(toApiError(err), 'failed');
     }
   }
 
-  private async createWithKey(keys: IdempotencyKeys, req: InvitationRequest, key: string, ctx: RequestContext): Promise<Answer> {
+  private async createWithKey(keys: IdempotencyKeys, req: InvitationRequest, key: string, ctx: RequestContext, opts: CreateOptions): Promise<Answer> {
     const pair = { ...req, pairKey: pairKey(req.courseId, req.userId) };
     const decision = await keys.begin(ctx.caller, key, fingerprint(req), ctx.requestId);
     switch (decision.kind) {
@@ -116,7 +125,7 @@ export class InvitationGateway {
       case 'in_flight':
         return this.decide(ctx, pair, fromError(decision.error, 'in_flight'), { idempotencyKey: key });
       case 'new': {
-        const answer = await this.create(req, ctx);
+        const answer = await this.create(req, ctx, opts);
         const status = (answer.body as { error?: { status?: string } } | undefined)?.error?.status;
         const { 'Idempotent-Replayed': _ledgerReplay, ...headers } = answer.headers;
         try {
@@ -132,7 +141,7 @@ export class InvitationGateway {
   }
 
   /** The ledger and Classroom part, for a request that passed validation. */
-  async create(req: InvitationRequest, ctx: RequestContext): Promise<Answer> {
+  async create(req: InvitationRequest, ctx: RequestContext, opts: CreateOptions = {}): Promise<Answer> {
     const refusal = this.policyRefusal(req, ctx);
     if (refusal) {
       const answer = fromError(refusal, 'rejected');
@@ -146,10 +155,10 @@ export class InvitationGateway {
     // Identical requests in flight in this instance share one pass through the ledger (single flight):
     // a burst of duplicates costs Firestore one claim per instance, not one per request.
     const key = pairKey(req.courseId, req.userId);
-    const flightKey = `${key}|${req.role}`;
+    const flightKey = `${key}|${req.role}|${opts.replace ? 'replace' : ''}`;
     const leader = this.inflight.get(flightKey);
     if (leader) return this.follow(await leader.answer, leader.requestId, req, key, ctx);
-    const answer = this.createGuarded(req, ctx);
+    const answer = this.createGuarded(req, ctx, opts);
     this.inflight.set(flightKey, { answer, requestId: ctx.requestId });
     try {
       return await answer;
@@ -175,9 +184,9 @@ export class InvitationGateway {
     return undefined;
   }
 
-  private async createGuarded(req: InvitationRequest, ctx: RequestContext): Promise<Answer> {
+  private async createGuarded(req: InvitationRequest, ctx: RequestContext, opts: CreateOptions): Promise<Answer> {
     try {
-      return await this.dedupAndForward(req, ctx);
+      return await this.dedupAndForward(req, ctx, opts);
     } catch (err) {
       // Storage or programming faults: the caller may retry; no invitation was lost (a claim keeps its lease).
       log('ERROR', 'invitation request failed inside the gateway', { requestId: ctx.requestId, ...errorFields(err) });
@@ -200,7 +209,7 @@ export class InvitationGateway {
     }
   }
 
-  private async dedupAndForward(req: InvitationRequest, ctx: RequestContext): Promise<Answer> {
+  private async dedupAndForward(req: InvitationRequest, ctx: RequestContext, opts: CreateOptions): Promise<Answer> {
     const key = pairKey(req.courseId, req.userId);
     const pair = { ...req, pairKey: key };
     const started = this.now();
@@ -217,10 +226,16 @@ export class InvitationGateway {
       }
       const { entry } = snap;
       if (entry.state === 'created' && entry.invitation) {
+        if (this.isStale(entry) && (await this.recheck(key, snap, deadline)) === 'gone') continue; // now a new pair
         if (entry.role === req.role) {
           return this.decide(ctx, pair, ok(entry.invitation, 'replayed', { 'Idempotent-Replayed': 'true' }), {
             invitationId: entry.invitation.id,
           });
+        }
+        if (opts.replace) {
+          const claim = await this.ledger.takeOver(snap, key, req, pending);
+          if (claim) return this.replaceAndForward(claim, req, entry, deadline);
+          continue;
         }
         return this.decide(ctx, pair, fromError(alreadyExists(), 'conflict'), { invitationId: entry.invitation.id });
       }
@@ -236,7 +251,7 @@ export class InvitationGateway {
   }
 
   /** Calls Classroom for a reserved pair (with retries inside the deadline) and records what happened. */
-  private async forward(claim: Claim, req: InvitationRequest, deadline: number): Promise<Answer> {
+  private async forward(claim: Claim, req: InvitationRequest, deadline: number, replaced?: Invitation): Promise<Answer> {
     const r = await withRetries((timeoutMs) => this.classroom.create(req, { timeoutMs }), {
       deadline,
       callTimeoutMs: this.config.classroomTimeoutMs,
@@ -245,8 +260,9 @@ export class InvitationGateway {
     });
     if (r.value) {
       const invitation = r.value;
-      await this.recordSafely(claim, invitation, 'created', { outcome: 'created', httpStatus: 200, invitationId: invitation.id });
-      return ok(invitation, 'created');
+      const outcome = replaced ? 'replaced' : 'created';
+      await this.recordSafely(claim, invitation, 'created', { outcome, httpStatus: 200, invitationId: invitation.id, replacedInvitationId: replaced?.id });
+      return ok(invitation, outcome);
     }
     const e = r.error;
     if (e?.upstream && e.status === 'ALREADY_EXISTS') return this.reconcile(claim, req, e, deadline);
@@ -258,6 +274,165 @@ export class InvitationGateway {
       return fromError(timeout, 'failed');
     }
     return this.giveUp(claim, e);
+  }
+
+  /** Deletes the pending invitation of another role, then creates the requested one: one decision. */
+  private async replaceAndForward(claim: Claim, req: InvitationRequest, old: LedgerEntry, deadline: number): Promise<Answer> {
+    const previous = old.invitation!;
+    const del = await withRetries((timeoutMs) => this.classroom.delete(previous.id, { timeoutMs }), {
+      deadline,
+      callTimeoutMs: this.config.classroomTimeoutMs,
+      policy: this.config.retryPolicy,
+      toApiError,
+    });
+    const e = del.error ?? (del.deadlineReached && !del.attempts ? deadlineExceeded() : undefined);
+    if (e && !(e.upstream && e.status === 'NOT_FOUND')) {
+      // The old invitation still stands: put it back in the ledger, and answer why nothing changed.
+      const answer = isRetryable(e) ? exhausted(e) : e;
+      await this.recordSafely(claim, previous, old.origin ?? 'created', {
+        outcome: 'failed',
+        httpStatus: answer.httpStatus,
+        invitationId: previous.id,
+        ...upstreamFields(e),
+      });
+      return fromError(answer, 'failed');
+    }
+    return this.forward(claim, req, deadline, previous);
+  }
+
+  /** Is a created entry old enough that Classroom should confirm it before it answers for it? */
+  private isStale(entry: LedgerEntry): boolean {
+    const seen = (entry.checkedAt ?? entry.updatedAt)?.toMillis() ?? 0;
+    return this.now() - seen >= this.config.ledgerRecheckAfterMs;
+  }
+
+  /**
+   * Asks Classroom whether the invitation still exists (it may have been accepted or deleted elsewhere).
+   * Gone: the entry is released and the request proceeds as new. Unknown (Classroom unreachable): the
+   * ledger's answer stands; a stale replay beats failing a request that is most likely a repeat.
+   */
+  private async recheck(key: string, snap: LedgerSnapshot, deadline: number): Promise<'present' | 'gone' | 'unknown'> {
+    const id = snap.entry.invitation!.id;
+    const r = await withRetries((timeoutMs) => this.classroom.get(id, { timeoutMs }), {
+      deadline,
+      callTimeoutMs: this.config.classroomTimeoutMs,
+      policy: { ...this.config.retryPolicy, maxAttempts: 2 },
+      toApiError,
+    });
+    if (r.value) {
+      await this.ledger.markChecked(key, snap).catch((err: unknown) => log('WARNING', 'could not mark a ledger entry checked', errorFields(err)));
+      return 'present';
+    }
+    if (r.error?.upstream && r.error.status === 'NOT_FOUND') {
+      await this.ledger.releaseEntry(key, snap, undefined);
+      return 'gone';
+    }
+    return 'unknown';
+  }
+
+  /** ?validateOnly=true: the answer the real call would most likely get; only an audit event is written. */
+  private async validate(req: InvitationRequest, ctx: RequestContext, opts: CreateOptions): Promise<Answer> {
+    const refusal = this.policyRefusal(req, ctx);
+    const key = pairKey(req.courseId, req.userId);
+    const pair = { ...req, pairKey: key };
+    let answer: Answer;
+    try {
+      if (refusal) {
+        answer = fromError(refusal, 'validated');
+      } else {
+        const snap = await this.ledger.read(key);
+        const entry = snap?.entry;
+        if (entry?.state === 'created' && entry.invitation && entry.role === req.role) {
+          answer = ok(entry.invitation, 'validated');
+        } else if (entry?.state === 'created' && entry.invitation && !opts.replace) {
+          answer = fromError(alreadyExists(), 'validated');
+        } else {
+          // What a create would send back, but for the id only Classroom can assign.
+          answer = { httpStatus: 200, body: { userId: req.userId, courseId: req.courseId, role: req.role }, headers: {}, outcome: 'validated' };
+        }
+      }
+      return await this.decide(ctx, pair, answer, { reason: 'validateOnly' });
+    } catch (err) {
+      log('ERROR', 'validateOnly failed inside the gateway', { requestId: ctx.requestId, ...errorFields(err) });
+      return fromError(toApiError(err), 'failed');
+    }
+  }
+
+  /** DELETE /v1/invitations/{id}: Classroom's delete, then the ledger entry released. */
+  async deleteInvitation(id: string, ctx: RequestContext): Promise<Answer> {
+    const nothing = { courseId: null, userId: null, role: null, pairKey: null };
+    if (!/^[A-Za-z0-9_-]{1,256}$/.test(id)) {
+      const e = badRequest('Invalid invitation id.', [{ field: 'id', description: 'an invitation id as Classroom assigns it' }]);
+      return this.decideSafely(ctx, nothing, fromError(e, 'rejected'), { invitationId: id.slice(0, 256) });
+    }
+    try {
+      const deadline = this.now() + this.config.requestDeadlineMs;
+      const r = await withRetries((timeoutMs) => this.classroom.delete(id, { timeoutMs }), {
+        deadline,
+        callTimeoutMs: this.config.classroomTimeoutMs,
+        policy: this.config.retryPolicy,
+        toApiError,
+      });
+      const e = r.error ?? (r.deadlineReached && !r.attempts ? deadlineExceeded() : undefined);
+      const gone = !e || (e.upstream && e.status === 'NOT_FOUND');
+      const entries = gone ? await this.ledger.findByInvitationId(id) : [];
+      for (const { key, snapshot } of entries) await this.ledger.releaseEntry(key, snapshot, undefined);
+      const first = entries[0]?.snapshot.entry;
+      const pair = first ? { courseId: first.courseId, userId: first.userId, role: first.role, pairKey: entries[0]!.key } : nothing;
+      const answer: Answer = e ? fromError(isRetryable(e) ? exhausted(e) : e, 'failed') : { httpStatus: 200, body: {}, headers: {}, outcome: 'deleted' };
+      return await this.decide(ctx, pair, answer, { invitationId: id, ...(e ? upstreamFields(e) : {}) });
+    } catch (err) {
+      log('ERROR', 'delete failed inside the gateway', { requestId: ctx.requestId, ...errorFields(err) });
+      return fromError(toApiError(err), 'failed');
+    }
+  }
+
+  /**
+   * A tobedeleted enrollment: withdraws the pending invitation of that role for the pair, if any.
+   * Nothing pending (or a pending invitation of another role) is reported as skipped.
+   */
+  async withdraw(req: InvitationRequest, ctx: RequestContext): Promise<Answer> {
+    const key = pairKey(req.courseId, req.userId);
+    const pair = { ...req, pairKey: key };
+    try {
+      const snap = await this.ledger.read(key);
+      const entry = snap?.entry;
+      if (!snap || !entry) return this.decide(ctx, pair, skipped('no pending invitation to withdraw'), { reason: 'no pending invitation to withdraw' });
+      if (entry.state !== 'created' || !entry.invitation) {
+        return this.decide(ctx, pair, fromError(retryable('ABORTED', 'An invitation for this pair is being created; withdraw it later.', 1, 'REQUEST_IN_FLIGHT'), 'in_flight'), {});
+      }
+      if (entry.role !== req.role) {
+        const reason = `the pending invitation is for role ${entry.role}, not ${req.role}`;
+        return this.decide(ctx, pair, skipped(reason), { reason, invitationId: entry.invitation.id });
+      }
+      const deadline = this.now() + this.config.requestDeadlineMs;
+      const r = await withRetries((timeoutMs) => this.classroom.delete(entry.invitation!.id, { timeoutMs }), {
+        deadline,
+        callTimeoutMs: this.config.classroomTimeoutMs,
+        policy: this.config.retryPolicy,
+        toApiError,
+      });
+      const e = r.error ?? (r.deadlineReached && !r.attempts ? deadlineExceeded() : undefined);
+      if (e && !(e.upstream && e.status === 'NOT_FOUND')) {
+        return this.decide(ctx, pair, fromError(isRetryable(e) ? exhausted(e) : e, 'failed'), { invitationId: entry.invitation.id, ...upstreamFields(e) });
+      }
+      const answer: Answer = { httpStatus: 200, body: {}, headers: {}, outcome: 'withdrawn' };
+      const event = auditEvent(ctx, pair, { outcome: 'withdrawn', httpStatus: 200, replacedInvitationId: entry.invitation.id });
+      if (!(await this.ledger.releaseEntry(key, snap, event))) await this.ledger.appendAudit(event);
+      return answer;
+    } catch (err) {
+      log('ERROR', 'withdrawal failed inside the gateway', { requestId: ctx.requestId, ...errorFields(err) });
+      return fromError(toApiError(err), 'failed');
+    }
+  }
+
+  private async decideSafely(ctx: RequestContext, pair: Parameters<typeof auditEvent>[1], answer: Answer, extra: Partial<AuditFields>): Promise<Answer> {
+    try {
+      return await this.decide(ctx, pair, answer, extra);
+    } catch (err) {
+      log('ERROR', 'could not write an audit event', { requestId: ctx.requestId, ...errorFields(err) });
+      return answer;
+    }
   }
 
   /** Releases the pair and answers a failure: Classroom's own, or a retryable one after the retries ran out. */
@@ -331,6 +506,10 @@ export class InvitationGateway {
     await this.ledger.appendAudit(auditEvent(ctx, pair, { outcome: answer.outcome, httpStatus: answer.httpStatus, ...extra }));
     return answer;
   }
+}
+
+function skipped(reason: string): Answer {
+  return { httpStatus: 200, body: { reason }, headers: {}, outcome: 'skipped' };
 }
 
 function policyError(reason: string, message: string): ApiError {

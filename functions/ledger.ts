@@ -33,6 +33,9 @@ export interface LedgerEntry {
   expireAt?: TimestampT;
   invitation?: Invitation;
   origin?: 'created' | 'adopted';
+  /** When Classroom last confirmed (or the gateway last recorded) the invitation. */
+  checkedAt?: TimestampT;
+  updatedAt?: TimestampT;
 }
 
 export interface LedgerSnapshot {
@@ -161,6 +164,7 @@ export class Ledger {
           invitation,
           origin,
           leaseExpiresAt: FieldValue.delete(),
+          checkedAt: FieldValue.serverTimestamp(),
           updatedAt: FieldValue.serverTimestamp(),
         },
         { lastUpdateTime: claim.writeTime },
@@ -198,6 +202,40 @@ export class Ledger {
       const code = codeOf(err);
       if (code !== FAILED_PRECONDITION && code !== NOT_FOUND) throw err;
       await auditRef.update(auditPatch);
+    }
+  }
+
+  /** Ledger entries that hold a given Classroom invitation id (normally one). */
+  async findByInvitationId(id: string): Promise<{ key: string; snapshot: LedgerSnapshot }[]> {
+    const q = await this.ledger.where('invitation.id', '==', id).limit(10).get();
+    return q.docs.map((d) => ({ key: d.id, snapshot: { entry: d.data() as LedgerEntry, updateTime: d.updateTime } }));
+  }
+
+  /**
+   * Removes an entry as read (precondition: unchanged since), with the decision's final audit event, in
+   * one commit. False when the entry changed meanwhile.
+   */
+  async releaseEntry(key: string, snapshot: LedgerSnapshot, event: AuditEvent | undefined): Promise<boolean> {
+    const batch = this.db.batch();
+    batch.delete(this.ledger.doc(key), { lastUpdateTime: snapshot.updateTime });
+    if (event) batch.create(this.audit.doc(event.requestId), this.auditDoc(event));
+    try {
+      await batch.commit();
+      return true;
+    } catch (err) {
+      const code = codeOf(err);
+      if (code === FAILED_PRECONDITION || code === NOT_FOUND) return false;
+      throw err;
+    }
+  }
+
+  /** Classroom confirmed the invitation still exists. */
+  async markChecked(key: string, snapshot: LedgerSnapshot): Promise<void> {
+    try {
+      await this.ledger.doc(key).update({ checkedAt: FieldValue.serverTimestamp() }, { lastUpdateTime: snapshot.updateTime });
+    } catch (err) {
+      const code = codeOf(err);
+      if (code !== FAILED_PRECONDITION && code !== NOT_FOUND) throw err;
     }
   }
 

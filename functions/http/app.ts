@@ -22,6 +22,11 @@ function send(res: Response, answer: Pick<Answer, 'httpStatus' | 'body' | 'heade
   res.json(answer.body);
 }
 
+/** A boolean query parameter, as Google APIs take them (`?validateOnly=true`). */
+function flag(v: unknown): boolean {
+  return v === 'true' || v === '1';
+}
+
 interface Routed {
   answer: Pick<Answer, 'httpStatus' | 'body' | 'headers'>;
   outcome: string;
@@ -52,8 +57,17 @@ export function createApp(deps: AppDeps, projectId?: string): Handler {
       const raw = { contentType: req.get('content-type'), rawBody: req.rawBody, body: req.body };
       const who = await deps.callers.identify(req.get('authorization'));
       const ctx: RequestContext = { requestId, source: 'http', caller: who.caller };
-      const answer = 'error' in who ? await deps.gateway.refuse(raw, ctx, who.error) : await deps.gateway.createFromHttp(raw, ctx, req.get('idempotency-key'));
+      const opts = { replace: flag(req.query.replace), validateOnly: flag(req.query.validateOnly) };
+      const answer = 'error' in who ? await deps.gateway.refuse(raw, ctx, who.error) : await deps.gateway.createFromHttp(raw, ctx, req.get('idempotency-key'), opts);
       return { answer, outcome: answer.outcome, details: invitationDetails(req.body, answer) };
+    }
+    const del = /^\/v1\/invitations\/([^/]+)$/.exec(path);
+    if (del && req.method === 'DELETE') {
+      const who = await deps.callers.identify(req.get('authorization'));
+      const ctx: RequestContext = { requestId, source: 'http', caller: who.caller };
+      const id = decodeURIComponent(del[1]!);
+      const answer = 'error' in who ? await deps.gateway.refuse({ contentType: undefined, rawBody: undefined, body: undefined }, ctx, who.error) : await deps.gateway.deleteInvitation(id, ctx);
+      return { answer, outcome: answer.outcome, details: { source: 'http', invitationId: id.slice(0, 256), ...(answer.upstreamStatus ? { upstreamStatus: answer.upstreamStatus } : {}) } };
     }
     if (path === '/webhooks/sis' && req.method === 'POST') {
       const answer = await deps.webhooks.handle(

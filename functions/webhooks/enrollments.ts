@@ -66,15 +66,22 @@ export function parseEvent(body: unknown): EnrollmentEvent {
 
 const ROLE_MAP: Record<string, Role | undefined> = { student: 'STUDENT', teacher: 'TEACHER' };
 
-export type Mapping = { kind: 'invite'; invitation: InvitationRequest } | { kind: 'skip'; reason: string };
+export type Mapping =
+  | { kind: 'invite'; invitation: InvitationRequest }
+  | { kind: 'withdraw'; invitation: InvitationRequest }
+  | { kind: 'skip'; reason: string };
 
-/** student → STUDENT, teacher → TEACHER; administrator, proctor, other roles and tobedeleted are skipped. */
+/**
+ * student → STUDENT, teacher → TEACHER; administrator, proctor and other roles are skipped. An active
+ * enrollment invites (replacing a pending invitation of another role); a tobedeleted one withdraws the
+ * pending invitation of its role.
+ */
 export function mapEnrollment(e: Enrollment, aliasPrefix: 'd:' | 'p:'): Mapping {
-  if (e.status !== 'active') return { kind: 'skip', reason: `status ${e.status}: nothing to invite` };
   const role = ROLE_MAP[e.role];
   if (!role) return { kind: 'skip', reason: `role ${e.role} has no Classroom course role` };
   const courseId = aliasPrefix + e.class.sourcedId;
   if (!ALIAS.test(courseId)) return { kind: 'skip', reason: 'class sourcedId cannot form a course alias' };
   // OWNER is never created from a webhook: ownership is a decision for a person, not a feed.
-  return { kind: 'invite', invitation: { courseId, userId: e.user.email.toLowerCase(), role } };
+  const invitation = { courseId, userId: e.user.email.toLowerCase(), role };
+  return e.status === 'active' ? { kind: 'invite', invitation } : { kind: 'withdraw', invitation };
 }

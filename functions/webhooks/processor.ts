@@ -142,11 +142,16 @@ export class WebhookProcessor {
         );
         return { sourcedId: enrollment.sourcedId, outcome: 'skipped', reason: mapping.reason };
       }
-      const a: Answer = await this.gateway.create(mapping.invitation, itemCtx);
+      const a: Answer =
+        mapping.kind === 'withdraw'
+          ? await this.gateway.withdraw(mapping.invitation, itemCtx)
+          : // A changed role for a pending invitation is the SIS's intent: replace it.
+            await this.gateway.create(mapping.invitation, itemCtx, { replace: true });
       const error = (a.body as { error?: GoogleErrorObject }).error;
-      return error
-        ? { sourcedId: enrollment.sourcedId, outcome: a.outcome, error }
-        : { sourcedId: enrollment.sourcedId, outcome: a.outcome, invitation: a.body as Invitation };
+      if (error) return { sourcedId: enrollment.sourcedId, outcome: a.outcome, error };
+      if (a.outcome === 'skipped') return { sourcedId: enrollment.sourcedId, outcome: 'skipped', reason: (a.body as { reason?: string }).reason };
+      if (a.outcome === 'withdrawn') return { sourcedId: enrollment.sourcedId, outcome: 'withdrawn' };
+      return { sourcedId: enrollment.sourcedId, outcome: a.outcome, invitation: a.body as Invitation };
     });
     await this.ledger.appendAuditMany(skipped);
     return this.summarize(results);
