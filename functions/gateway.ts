@@ -4,7 +4,7 @@ import type { ClassroomInvitations, Invitation } from './classroom';
 import type { Config } from './config';
 import { ApiError, badRequest, errorInfo, gatewayError, retryable, toApiError } from './errors';
 import { fingerprint, IdempotencyKeys, isStorable, parseIdempotencyKey } from './idempotency';
-import { isRetryable, retryAfterMs, withRetries } from './retry';
+import { isRetryable, retryAfterMs, RetryResult, withRetries } from './retry';
 import type { Claim, Ledger, LedgerEntry, LedgerSnapshot } from './ledger';
 import { pairKey } from './ledger';
 import { errorFields, log } from './logs';
@@ -252,12 +252,7 @@ export class InvitationGateway {
 
   /** Calls Classroom for a reserved pair (with retries inside the deadline) and records what happened. */
   private async forward(claim: Claim, req: InvitationRequest, deadline: number, replaced?: Invitation): Promise<Answer> {
-    const r = await withRetries((timeoutMs) => this.classroom.create(req, { timeoutMs }), {
-      deadline,
-      callTimeoutMs: this.config.classroomTimeoutMs,
-      policy: this.config.retryPolicy,
-      toApiError,
-    });
+    const r = await this.callClassroom((timeoutMs) => this.classroom.create(req, { timeoutMs }), deadline);
     if (r.value) {
       const invitation = r.value;
       const outcome = replaced ? 'replaced' : 'created';
@@ -279,13 +274,8 @@ export class InvitationGateway {
   /** Deletes the pending invitation of another role, then creates the requested one: one decision. */
   private async replaceAndForward(claim: Claim, req: InvitationRequest, old: LedgerEntry, deadline: number): Promise<Answer> {
     const previous = old.invitation!;
-    const del = await withRetries((timeoutMs) => this.classroom.delete(previous.id, { timeoutMs }), {
-      deadline,
-      callTimeoutMs: this.config.classroomTimeoutMs,
-      policy: this.config.retryPolicy,
-      toApiError,
-    });
-    const e = del.error ?? (del.deadlineReached && !del.attempts ? deadlineExceeded() : undefined);
+    const del = await this.callClassroom((timeoutMs) => this.classroom.delete(previous.id, { timeoutMs }), deadline);
+    const e = failureOf(del);
     if (e && !(e.upstream && e.status === 'NOT_FOUND')) {
       // The old invitation still stands: put it back in the ledger, and answer why nothing changed.
       const answer = isRetryable(e) ? exhausted(e) : e;
@@ -298,6 +288,12 @@ export class InvitationGateway {
       return fromError(answer, 'failed');
     }
     return this.forward(claim, req, deadline, previous);
+  }
+
+  /** A Classroom call with the gateway's retry policy, inside the request's deadline. */
+  private callClassroom<T>(call: (timeoutMs: number) => Promise<T>, deadline: number, maxAttempts?: number): Promise<RetryResult<T>> {
+    const policy = maxAttempts ? { ...this.config.retryPolicy, maxAttempts } : this.config.retryPolicy;
+    return withRetries(call, { deadline, callTimeoutMs: this.config.classroomTimeoutMs, policy, toApiError });
   }
 
   /** Is a created entry old enough that Classroom should confirm it before it answers for it? */
@@ -313,12 +309,7 @@ export class InvitationGateway {
    */
   private async recheck(key: string, snap: LedgerSnapshot, deadline: number): Promise<'present' | 'gone' | 'unknown'> {
     const id = snap.entry.invitation!.id;
-    const r = await withRetries((timeoutMs) => this.classroom.get(id, { timeoutMs }), {
-      deadline,
-      callTimeoutMs: this.config.classroomTimeoutMs,
-      policy: { ...this.config.retryPolicy, maxAttempts: 2 },
-      toApiError,
-    });
+    const r = await this.callClassroom((timeoutMs) => this.classroom.get(id, { timeoutMs }), deadline, 2);
     if (r.value) {
       await this.ledger.markChecked(key, snap).catch((err: unknown) => log('WARNING', 'could not mark a ledger entry checked', errorFields(err)));
       return 'present';
@@ -367,13 +358,8 @@ export class InvitationGateway {
     }
     try {
       const deadline = this.now() + this.config.requestDeadlineMs;
-      const r = await withRetries((timeoutMs) => this.classroom.delete(id, { timeoutMs }), {
-        deadline,
-        callTimeoutMs: this.config.classroomTimeoutMs,
-        policy: this.config.retryPolicy,
-        toApiError,
-      });
-      const e = r.error ?? (r.deadlineReached && !r.attempts ? deadlineExceeded() : undefined);
+      const r = await this.callClassroom((timeoutMs) => this.classroom.delete(id, { timeoutMs }), deadline);
+      const e = failureOf(r);
       const gone = !e || (e.upstream && e.status === 'NOT_FOUND');
       const entries = gone ? await this.ledger.findByInvitationId(id) : [];
       for (const { key, snapshot } of entries) await this.ledger.releaseEntry(key, snapshot, undefined);
@@ -406,13 +392,8 @@ export class InvitationGateway {
         return this.decide(ctx, pair, skipped(reason), { reason, invitationId: entry.invitation.id });
       }
       const deadline = this.now() + this.config.requestDeadlineMs;
-      const r = await withRetries((timeoutMs) => this.classroom.delete(entry.invitation!.id, { timeoutMs }), {
-        deadline,
-        callTimeoutMs: this.config.classroomTimeoutMs,
-        policy: this.config.retryPolicy,
-        toApiError,
-      });
-      const e = r.error ?? (r.deadlineReached && !r.attempts ? deadlineExceeded() : undefined);
+      const r = await this.callClassroom((timeoutMs) => this.classroom.delete(entry.invitation!.id, { timeoutMs }), deadline);
+      const e = failureOf(r);
       if (e && !(e.upstream && e.status === 'NOT_FOUND')) {
         return this.decide(ctx, pair, fromError(isRetryable(e) ? exhausted(e) : e, 'failed'), { invitationId: entry.invitation.id, ...upstreamFields(e) });
       }
@@ -444,12 +425,7 @@ export class InvitationGateway {
 
   /** Classroom already holds an invitation for the pair (another tool, or an attempt that crashed). */
   private async reconcile(claim: Claim, req: InvitationRequest, alreadyExistsErr: ApiError, deadline: number): Promise<Answer> {
-    const r = await withRetries((timeoutMs) => this.classroom.findForPair(req.courseId, req.userId, { timeoutMs }), {
-      deadline,
-      callTimeoutMs: this.config.classroomTimeoutMs,
-      policy: this.config.retryPolicy,
-      toApiError,
-    });
+    const r = await this.callClassroom((timeoutMs) => this.classroom.findForPair(req.courseId, req.userId, { timeoutMs }), deadline);
     if (r.error || (r.value === undefined && r.deadlineReached)) {
       return this.giveUp(claim, r.error ?? deadlineExceeded());
     }
@@ -506,6 +482,11 @@ export class InvitationGateway {
     await this.ledger.appendAudit(auditEvent(ctx, pair, { outcome: answer.outcome, httpStatus: answer.httpStatus, ...extra }));
     return answer;
   }
+}
+
+/** The error a call ended with, a deadline that passed before any call counting as one. */
+function failureOf(r: RetryResult<unknown>): ApiError | undefined {
+  return r.error ?? (r.deadlineReached && !r.attempts ? deadlineExceeded() : undefined);
 }
 
 function skipped(reason: string): Answer {
