@@ -5,6 +5,8 @@ import type * as ClassroomModule from '@googleapis/classroom';
 import type { classroom_v1 } from '@googleapis/classroom';
 import type { Config } from './config';
 import { ApiError, canonicalForHttp, GoogleErrorObject, retryable, gatewayError } from './errors';
+import { keylessDelegatedClient, Signer } from './delegation';
+import { errorFields, log } from './logs';
 import type { InvitationRequest } from './validation';
 
 export const ROSTERS_SCOPE = 'https://www.googleapis.com/auth/classroom.rosters';
@@ -90,20 +92,35 @@ function asInvitation(data: classroom_v1.Schema$Invitation): Invitation {
   return { id: data.id ?? '', userId: data.userId ?? '', courseId: data.courseId ?? '', role: data.role ?? '' };
 }
 
+/**
+ * Credentials for Classroom. Without a subject: Application Default Credentials as they are. With one: a key
+ * file's JWT carries the subject itself; metadata-server credentials (Cloud Run) cannot, so the token is minted
+ * through the IAM Credentials API instead (functions/delegation.ts).
+ */
+async function classroomAuth(mod: typeof ClassroomModule, subject: string | undefined): Promise<NonNullable<classroom_v1.Options['auth']>> {
+  if (!subject) return new mod.auth.GoogleAuth({ scopes: [ROSTERS_SCOPE] });
+  const withSubject = new mod.auth.GoogleAuth({ scopes: [ROSTERS_SCOPE], clientOptions: { subject } });
+  const creds = await withSubject.getCredentials();
+  if (creds.private_key) return withSubject;
+  if (!creds.client_email) throw new Error('CLASSROOM_SUBJECT is set but the credentials name no service account');
+  const adc = new mod.auth.GoogleAuth({ scopes: ['https://www.googleapis.com/auth/cloud-platform'] });
+  const signer: Signer = { request: async (opts) => (await adc.getClient()).request(opts) };
+  return keylessDelegatedClient(signer, creds.client_email, subject, [ROSTERS_SCOPE]);
+}
+
 /** Builds the production client: the official library, with domain-wide delegation when a subject is set. */
 export function createClassroomInvitations(config: Config): ClassroomInvitations {
   let client: Promise<classroom_v1.Classroom> | undefined;
   const load = () =>
-    (client ??= Promise.resolve().then(() => {
+    (client ??= (async () => {
       const mod = require('@googleapis/classroom') as typeof ClassroomModule;
       const options: classroom_v1.Options = { version: 'v1', rootUrl: config.classroomRootUrl };
-      if (!config.classroomIsLocal) {
-        options.auth = new mod.auth.GoogleAuth({
-          scopes: [ROSTERS_SCOPE],
-          ...(config.classroomSubject ? { clientOptions: { subject: config.classroomSubject } } : {}),
-        });
-      }
+      if (!config.classroomIsLocal) options.auth = await classroomAuth(mod, config.classroomSubject);
       return mod.classroom(options);
+    })().catch((err: unknown) => {
+      client = undefined; // credentials may appear later (a secret mounted, a role granted): try again
+      log('ERROR', 'could not set up credentials for Classroom', errorFields(err));
+      throw err;
     }));
 
   // invitations.create is not idempotent: the client's own retries stay off; the gateway decides.
