@@ -1,12 +1,15 @@
 // Bad input at volume (fast-check): whatever a caller sends, never a 5xx, never a Classroom call for an
 // invalid body, and the instance keeps serving.
+import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import request from 'supertest';
+import { Webhook } from 'standardwebhooks';
 import { startTestGateway, TestGateway } from './support/gateway';
 
+const secret = `whsec_${randomBytes(32).toString('base64')}`;
 let t: TestGateway;
 beforeAll(async () => {
-  t = await startTestGateway('fuzz');
+  t = await startTestGateway('fuzz', { WEBHOOK_SECRETS: secret });
 });
 afterAll(() => t.close());
 
@@ -81,6 +84,42 @@ it('any Idempotency-Key and Authorization header: never a 5xx', async () => {
       expect(res.status).toBeLessThan(500);
     }),
     { numRuns: 100 },
+  );
+});
+
+it('signed webhook deliveries of any shape: never a 5xx, and nothing forwarded unless the event is valid', async () => {
+  const enrollment = fc.record(
+    {
+      sourcedId: fc.oneof(fc.string({ maxLength: 10 }), fc.integer()),
+      status: fc.constantFrom('active', 'tobedeleted', 'inactive', 'gone', 7),
+      role: fc.oneof(fc.constantFrom('student', 'teacher', 'administrator', 'proctor', 'ext:guardian'), fc.jsonValue()),
+      user: fc.record({ sourcedId: fc.string({ maxLength: 5 }), email: fc.oneof(fc.stringMatching(/^[a-z]{1,6}@school\.example$/), fc.string({ maxLength: 10 })) }, { requiredKeys: [] }),
+      class: fc.record({ sourcedId: fc.oneof(fc.stringMatching(/^[a-z0-9-]{1,8}$/), fc.string({ maxLength: 8 })) }, { requiredKeys: [] }),
+    },
+    { requiredKeys: [] },
+  );
+  const payload = fc.oneof(
+    fc.record({ type: fc.constantFrom('enrollments.created', 'x'), timestamp: fc.constantFrom('2026-09-01T07:00:00Z', 'soon'), data: fc.record({ enrollments: fc.array(enrollment, { maxLength: 4 }) }) }).map((v) => JSON.stringify(v)),
+    fc.jsonValue().map((v) => JSON.stringify(v)),
+    fc.string({ maxLength: 100 }),
+  );
+  let n = 0;
+  await fc.assert(
+    fc.asyncProperty(payload, async (body) => {
+      const id = `msg_fuzz_${++n}_${Date.now()}`;
+      const now = new Date();
+      const before = t.standIn.calls.create;
+      const res = await request(t.server)
+        .post('/webhooks/sis')
+        .set('Content-Type', 'application/json')
+        .set('webhook-id', id)
+        .set('webhook-timestamp', String(Math.floor(now.getTime() / 1000)))
+        .set('webhook-signature', new Webhook(secret).sign(id, now, body))
+        .send(body);
+      expect(res.status).toBeLessThan(500);
+      if (res.status === 400) expect(t.standIn.calls.create).toBe(before);
+    }),
+    { numRuns: 120 },
   );
 });
 
