@@ -64,14 +64,7 @@ export class InvitationGateway {
 
   /** A request refused before validation (e.g. by the caller policy), audited like any decision. */
   async refuse(raw: RawRequest, ctx: RequestContext, err: ApiError): Promise<Answer> {
-    const body = (typeof raw.body === 'object' && raw.body !== null ? raw.body : {}) as Record<string, unknown>;
-    const answer = fromError(err, 'rejected');
-    try {
-      await this.decide(ctx, { courseId: body.courseId, userId: body.userId, role: body.role, pairKey: null }, answer, { reason: err.body.message });
-    } catch (auditErr) {
-      log('ERROR', 'could not write the audit event of a refused request', { requestId: ctx.requestId, ...errorFields(auditErr) });
-    }
-    return answer;
+    return this.decideSafely(ctx, requestedPair(raw), fromError(err, 'rejected'), { reason: err.body.message });
   }
 
   /** POST /v1/invitations. Never throws: every path ends in an answer and an audit event. */
@@ -83,18 +76,8 @@ export class InvitationGateway {
       key = parseIdempotencyKey(idempotencyKeyHeader);
     } catch (err) {
       const e = toApiError(err);
-      const body = (typeof raw.body === 'object' && raw.body !== null ? raw.body : {}) as Record<string, unknown>;
       const violations = (e.body.details?.[0] as { fieldViolations?: { field: string }[] } | undefined)?.fieldViolations;
-      const answer = fromError(e, 'rejected');
-      try {
-        await this.decide(ctx, { courseId: body.courseId, userId: body.userId, role: body.role, pairKey: null }, answer, {
-          violations: violations?.map((v) => v.field),
-        });
-      } catch (auditErr) {
-        // The caller's mistake stays a 400 even when the audit store is down; the log keeps the trace.
-        log('ERROR', 'could not write the audit event of a rejected request', { requestId: ctx.requestId, ...errorFields(auditErr) });
-      }
-      return answer;
+      return this.decideSafely(ctx, requestedPair(raw), fromError(e, 'rejected'), { violations: violations?.map((v) => v.field) });
     }
     if (opts.validateOnly) return this.validate(req, ctx, opts);
     if (key === undefined || !this.keys) return this.create(req, ctx, opts);
@@ -144,13 +127,7 @@ export class InvitationGateway {
   async create(req: InvitationRequest, ctx: RequestContext, opts: CreateOptions = {}): Promise<Answer> {
     const refusal = this.policyRefusal(req, ctx);
     if (refusal) {
-      const answer = fromError(refusal, 'rejected');
-      try {
-        return await this.decide(ctx, { ...req, pairKey: pairKey(req.courseId, req.userId) }, answer, { reason: refusal.body.message });
-      } catch (err) {
-        log('ERROR', 'could not write the audit event of a refused request', { requestId: ctx.requestId, ...errorFields(err) });
-        return answer;
-      }
+      return this.decideSafely(ctx, { ...req, pairKey: pairKey(req.courseId, req.userId) }, fromError(refusal, 'rejected'), { reason: refusal.body.message });
     }
     // Identical requests in flight in this instance share one pass through the ledger (single flight):
     // a burst of duplicates costs Firestore one claim per instance, not one per request.
@@ -407,6 +384,10 @@ export class InvitationGateway {
     }
   }
 
+  /**
+   * For answers that stand whatever happens to the audit (a caller's mistake stays a 400 even when the audit
+   * store is down); the log keeps the trace.
+   */
   private async decideSafely(ctx: RequestContext, pair: Parameters<typeof auditEvent>[1], answer: Answer, extra: Partial<AuditFields>): Promise<Answer> {
     try {
       return await this.decide(ctx, pair, answer, extra);
@@ -487,6 +468,12 @@ export class InvitationGateway {
 /** The error a call ended with, a deadline that passed before any call counting as one. */
 function failureOf(r: RetryResult<unknown>): ApiError | undefined {
   return r.error ?? (r.deadlineReached && !r.attempts ? deadlineExceeded() : undefined);
+}
+
+/** What an unvalidated request asked for, kept for its audit event. */
+function requestedPair(raw: RawRequest): Parameters<typeof auditEvent>[1] {
+  const body = (typeof raw.body === 'object' && raw.body !== null ? raw.body : {}) as Record<string, unknown>;
+  return { courseId: body.courseId, userId: body.userId, role: body.role, pairKey: null };
 }
 
 function skipped(reason: string): Answer {

@@ -5,12 +5,10 @@ import { createHash } from 'node:crypto';
 import type { Firestore, Timestamp as TimestampT } from '@google-cloud/firestore';
 import { FieldValue, Timestamp } from '@google-cloud/firestore';
 import { ApiError, badRequest, errorInfo, retryable } from './errors';
+import { isAlreadyExists, isLostRace } from './firestore-errors';
 import type { InvitationRequest } from './validation';
 
 export const IDEMPOTENCY_COLLECTION = 'idempotency_keys';
-const NOT_FOUND = 5;
-const ALREADY_EXISTS = 6;
-const FAILED_PRECONDITION = 9;
 
 export interface StoredResponse {
   httpStatus: number;
@@ -81,8 +79,8 @@ function keyReused(): ApiError {
   });
 }
 
-function codeOf(err: unknown): unknown {
-  return typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
+function stillInFlight(): ApiError {
+  return retryable('ABORTED', 'A request with this Idempotency-Key is still in progress.', 1, 'IDEMPOTENCY_KEY_IN_FLIGHT');
 }
 
 export class IdempotencyKeys {
@@ -124,7 +122,7 @@ export class IdempotencyKeys {
         const res = await ref.create({ ...fresh, createdAt: FieldValue.serverTimestamp() });
         return { kind: 'new', claim: { id, writeTime: res.writeTime } };
       } catch (err) {
-        if (codeOf(err) !== ALREADY_EXISTS) throw err;
+        if (!isAlreadyExists(err)) throw err;
       }
       const snap = await ref.get();
       if (!snap.exists || !snap.updateTime) continue;
@@ -140,17 +138,13 @@ export class IdempotencyKeys {
           const res = await ref.update(this.pending(fp, requestId), { lastUpdateTime: snap.updateTime });
           return { kind: 'new', claim: { id, writeTime: res.writeTime } };
         } catch (err) {
-          const code = codeOf(err);
-          if (code !== FAILED_PRECONDITION && code !== NOT_FOUND) throw err;
+          if (!isLostRace(err)) throw err;
           continue;
         }
       }
-      return {
-        kind: 'in_flight',
-        error: retryable('ABORTED', 'A request with this Idempotency-Key is still in progress.', 1, 'IDEMPOTENCY_KEY_IN_FLIGHT'),
-      };
+      return { kind: 'in_flight', error: stillInFlight() };
     }
-    return { kind: 'in_flight', error: retryable('ABORTED', 'A request with this Idempotency-Key is still in progress.', 1, 'IDEMPOTENCY_KEY_IN_FLIGHT') };
+    return { kind: 'in_flight', error: stillInFlight() };
   }
 
   /** Stores the answer for replays, or frees the key when the answer says "retry". */
@@ -166,9 +160,8 @@ export class IdempotencyKeys {
         await ref.delete({ lastUpdateTime: claim.writeTime });
       }
     } catch (err) {
-      const code = codeOf(err);
       // Taken over after our lease ran out: the key belongs to the later request now.
-      if (code !== FAILED_PRECONDITION && code !== NOT_FOUND) throw err;
+      if (!isLostRace(err)) throw err;
     }
   }
 }

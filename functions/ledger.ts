@@ -8,17 +8,13 @@ import type { DocumentReference, DocumentSnapshot, Firestore, Timestamp as Times
 import { FieldValue, Timestamp } from '@google-cloud/firestore';
 import { AuditEvent, AuditFields, definedOnly } from './audit';
 import { TickBatcher } from './batcher';
+import { isAlreadyExists, isLostRace } from './firestore-errors';
 import type { Invitation } from './classroom';
 import type { InvitationRequest } from './validation';
 
 export const LEDGER_COLLECTION = 'invitations';
 export const AUDIT_COLLECTION = 'audit';
 export const WEBHOOK_DELIVERIES_COLLECTION = 'webhook_deliveries';
-
-// gRPC canonical codes as the Firestore client reports them.
-const NOT_FOUND = 5;
-const ALREADY_EXISTS = 6;
-const FAILED_PRECONDITION = 9;
 
 export type LedgerState = 'pending' | 'created';
 
@@ -53,10 +49,6 @@ export interface Claim {
 export function pairKey(courseId: string, userId: string): string {
   // Hashing spreads ids evenly (no hotspots), avoids `/` and keeps addresses out of document ids.
   return createHash('sha256').update(`${courseId}\n${userId.toLowerCase()}`).digest('hex');
-}
-
-function codeOf(err: unknown): unknown {
-  return typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
 }
 
 export class Ledger {
@@ -133,7 +125,7 @@ export class Ledger {
       const [ledgerWrite] = await batch.commit();
       return { key, requestId: event.requestId, writeTime: ledgerWrite!.writeTime };
     } catch (err) {
-      if (codeOf(err) === ALREADY_EXISTS) return undefined;
+      if (isAlreadyExists(err)) return undefined;
       throw err;
     }
   }
@@ -147,8 +139,7 @@ export class Ledger {
       const [ledgerWrite] = await batch.commit();
       return { key, requestId: event.requestId, writeTime: ledgerWrite!.writeTime };
     } catch (err) {
-      const code = codeOf(err);
-      if (code === FAILED_PRECONDITION || code === NOT_FOUND || code === ALREADY_EXISTS) return undefined;
+      if (isLostRace(err) || isAlreadyExists(err)) return undefined;
       throw err;
     }
   }
@@ -199,8 +190,7 @@ export class Ledger {
     } catch (err) {
       // Our lease ran out and another request took the pair over: the ledger is theirs now; only the
       // audit event is still ours to complete.
-      const code = codeOf(err);
-      if (code !== FAILED_PRECONDITION && code !== NOT_FOUND) throw err;
+      if (!isLostRace(err)) throw err;
       await auditRef.update(auditPatch);
     }
   }
@@ -223,8 +213,7 @@ export class Ledger {
       await batch.commit();
       return true;
     } catch (err) {
-      const code = codeOf(err);
-      if (code === FAILED_PRECONDITION || code === NOT_FOUND) return false;
+      if (isLostRace(err)) return false;
       throw err;
     }
   }
@@ -234,18 +223,13 @@ export class Ledger {
     try {
       await this.ledger.doc(key).update({ checkedAt: FieldValue.serverTimestamp() }, { lastUpdateTime: snapshot.updateTime });
     } catch (err) {
-      const code = codeOf(err);
-      if (code !== FAILED_PRECONDITION && code !== NOT_FOUND) throw err;
+      if (!isLostRace(err)) throw err;
     }
   }
 
-  /** Appends many final events (e.g. the skipped enrollments of a delivery), 500 writes per commit. */
+  /** Appends many final events (e.g. the skipped enrollments of a delivery) through the same group commit. */
   async appendAuditMany(events: AuditEvent[]): Promise<void> {
-    for (let i = 0; i < events.length; i += 500) {
-      const batch = this.db.batch();
-      for (const e of events.slice(i, i + 500)) batch.create(this.audit.doc(e.requestId), this.auditDoc(e));
-      await batch.commit();
-    }
+    await Promise.all(events.map((e) => this.appends.add(e)));
   }
 
   /** Appends the final event of a request that reserved nothing (group-committed with its tick's peers). */

@@ -1,7 +1,7 @@
 // Validation of a create request (POST /v1/invitations): content type, size, JSON shape and each field.
 // Every problem is reported at once as a google.rpc.BadRequest field violation.
 import { z } from 'zod';
-import { ApiError, badRequest, errorInfo, FieldViolation, gatewayError } from './errors';
+import { badRequest, errorInfo, FieldViolation, gatewayError } from './errors';
 
 export const MAX_BODY_BYTES = 16 * 1024;
 export const ROLES = ['STUDENT', 'TEACHER', 'OWNER'] as const;
@@ -100,8 +100,4 @@ export function validateInvitation(body: Record<string, unknown>): InvitationReq
 /** The whole check for POST /v1/invitations. Throws ApiError (400 INVALID_ARGUMENT) on any problem. */
 export function parseCreateRequest(raw: RawRequest): InvitationRequest {
   return validateInvitation(parseJsonObjectBody(raw));
-}
-
-export function isApiError(e: unknown): e is ApiError {
-  return e instanceof ApiError;
 }

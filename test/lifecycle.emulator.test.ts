@@ -1,9 +1,9 @@
 // Changing and withdrawing invitations: DELETE, rechecks of stale ledger entries, ?replace=true,
 // ?validateOnly=true, and tobedeleted enrollments from the SIS webhook.
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import request from 'supertest';
-import { Webhook } from 'standardwebhooks';
 import { startTestGateway, TestGateway } from './support/gateway';
+import { postWebhook } from './support/webhooks';
 
 const secret = `whsec_${randomBytes(32).toString('base64')}`;
 let t: TestGateway;
@@ -151,15 +151,7 @@ describe('5. ?validateOnly=true', () => {
 describe('3–4. from the SIS webhook', () => {
   const deliver = (enrollments: unknown[]) => {
     const body = JSON.stringify({ type: 'enrollments.created', timestamp: new Date().toISOString(), data: { enrollments } });
-    const id = `msg_${randomUUID()}`;
-    const now = new Date();
-    return request(t.server)
-      .post('/webhooks/sis')
-      .set('Content-Type', 'application/json')
-      .set('webhook-id', id)
-      .set('webhook-timestamp', String(Math.floor(now.getTime() / 1000)))
-      .set('webhook-signature', new Webhook(secret).sign(id, now, body))
-      .send(body);
+    return postWebhook(t.server, secret, body);
   };
   const enrollment = (status: string, role: string, email: string, classId: string) => ({
     sourcedId: `e-${++n}`,

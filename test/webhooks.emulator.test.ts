@@ -2,8 +2,9 @@
 // enrollments, batches, redelivery and policy, end to end on the emulator with the stand-in as Classroom.
 import { randomBytes, randomUUID } from 'node:crypto';
 import request from 'supertest';
-import { Webhook } from 'standardwebhooks';
+import { signedWebhookHeaders } from '../tools/webhook-headers';
 import { startTestGateway, TestGateway } from './support/gateway';
+import { postWebhook } from './support/webhooks';
 
 const newSecret = () => `whsec_${randomBytes(32).toString('base64')}`;
 const current = newSecret();
@@ -55,18 +56,7 @@ interface Delivery {
 }
 
 function deliver(payload: unknown, d: Delivery = {}) {
-  const body = d.body ?? JSON.stringify(payload);
-  const id = d.id ?? `msg_${randomUUID()}`;
-  const at = d.at ?? new Date();
-  const signature = new Webhook(d.secret ?? current).sign(id, at, body);
-  const headers = d.headers ?? {
-    'webhook-id': id,
-    'webhook-timestamp': String(Math.floor(at.getTime() / 1000)),
-    'webhook-signature': signature,
-  };
-  let r = request(t.server).post('/webhooks/sis').set('Content-Type', 'application/json');
-  for (const [k, v] of Object.entries(headers)) r = r.set(k, v);
-  return r.send(body);
+  return postWebhook(t.server, d.secret ?? current, d.body ?? JSON.stringify(payload), d);
 }
 
 const auditOf = async (webhookId: string) => (await t.auditDocs()).filter((e) => e.webhookId === webhookId);
@@ -96,8 +86,7 @@ describe('signatures', () => {
     let res;
     if (changes.body) {
       // signed over the original, sent with another body
-      const sig = new Webhook(current).sign(id, at, raw);
-      res = await deliver(null, { body: changes.body, headers: { 'webhook-id': id, 'webhook-timestamp': String(Math.floor(at.getTime() / 1000)), 'webhook-signature': sig } });
+      res = await deliver(null, { body: changes.body, headers: signedWebhookHeaders(current, id, at, raw) });
     } else {
       res = await deliver(payload, { id, ...changes });
     }

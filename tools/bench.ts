@@ -1,17 +1,17 @@
 // `npm run bench`: measures the gateway against its own Firestore emulator and Classroom stand-in, as ratios
 // taken in the same run (this machine is shared and noisy: absolute times drift, ratios hold better).
 // Prints a table and writes bench/results/latest.json.
-import { ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import autocannon from 'autocannon';
 import { Firestore } from '@google-cloud/firestore';
 import { ClassroomStandIn } from '../functions/standin/server';
+import { FunctionProcess, postSettled, spawnFunction, stopFunction, waitForHealth } from './instance';
 
 const ROOT = resolve(__dirname, '../..');
 const PROJECT = process.env.GOOGLE_CLOUD_PROJECT || process.env.GCLOUD_PROJECT || 'demo-classroom-gateway';
-const FF_CLI = join(dirname(require.resolve('@google-cloud/functions-framework')), 'main.js');
 const ENTRY = join(ROOT, 'lib/functions/index.js');
 const quick = process.argv.includes('--quick');
 
@@ -25,34 +25,14 @@ const median = (xs: number[]) => quantile(xs, 0.5);
 let port = 18_000 + Math.floor(Math.random() * 1000);
 const prefix = `bench_${Date.now()}_`;
 
-interface Fn {
-  url: string;
-  child: ChildProcess;
-  spawnedAt: number;
-}
+type Fn = FunctionProcess;
 
-function spawnFunction(standInUrl: string, extraEnv: Record<string, string> = {}): Fn {
-  const p = port++;
-  const child = spawn(process.execPath, [FF_CLI, '--target=invitations', `--source=${ENTRY}`, `--port=${p}`], {
-    env: {
-      PATH: process.env.PATH ?? '',
-      FIRESTORE_EMULATOR_HOST: process.env.FIRESTORE_EMULATOR_HOST ?? '',
-      METADATA_SERVER_DETECTION: 'none',
-      GOOGLE_CLOUD_PROJECT: PROJECT,
-      CLASSROOM_ROOT_URL: standInUrl,
-      COLLECTION_PREFIX: prefix,
-      ...extraEnv,
-    },
-    stdio: ['ignore', 'ignore', 'inherit'],
+function startFunction(standInUrl: string): Fn {
+  return spawnFunction({
+    port: port++,
+    entry: ENTRY,
+    env: { GOOGLE_CLOUD_PROJECT: PROJECT, CLASSROOM_ROOT_URL: standInUrl, COLLECTION_PREFIX: prefix },
   });
-  return { url: `http://127.0.0.1:${p}`, child, spawnedAt: performance.now() };
-}
-
-async function stop(fn: Fn): Promise<void> {
-  if (fn.child.exitCode !== null) return;
-  const done = new Promise((r) => fn.child.once('exit', r));
-  fn.child.kill('SIGTERM');
-  await done;
 }
 
 let pairSeq = 0;
@@ -65,22 +45,9 @@ async function post(url: string, body: unknown): Promise<{ status: number; json:
   return { status: res.status, json, ms: performance.now() - t, retryAfter: res.headers.get('retry-after') };
 }
 
-/** Like a good client: on 409 ABORTED wait Retry-After and try again. */
-async function postSettled(url: string, body: unknown): Promise<{ status: number; id?: string }> {
-  for (let i = 0; i < 20; i++) {
-    const r = await post(url, body);
-    if (r.status === 409 && r.json.error?.status === 'ABORTED') {
-      await sleep(Number(r.retryAfter ?? 1) * 1000);
-      continue;
-    }
-    return { status: r.status, id: r.json.id };
-  }
-  return { status: 0 };
-}
-
 /** Spawn → first 200 to a create: the cold start a new instance's first caller pays. */
 async function coldStart(standInUrl: string): Promise<number> {
-  const fn = spawnFunction(standInUrl);
+  const fn = startFunction(standInUrl);
   const body = newPair('cold');
   try {
     for (;;) {
@@ -93,7 +60,7 @@ async function coldStart(standInUrl: string): Promise<number> {
       await sleep(5);
     }
   } finally {
-    await stop(fn);
+    await stopFunction(fn);
   }
 }
 
@@ -115,16 +82,7 @@ async function bareBaseline(): Promise<number> {
   return performance.now() - started;
 }
 
-async function waitHealthy(fn: Fn): Promise<void> {
-  for (;;) {
-    try {
-      if ((await fetch(`${fn.url}/healthz`)).ok) return;
-    } catch {
-      // starting
-    }
-    await sleep(20);
-  }
-}
+const waitHealthy = (fn: Fn) => waitForHealth(fn, 30_000);
 
 function peakRssMiB(pid: number | undefined): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -161,7 +119,7 @@ async function main(): Promise<void> {
   results.bareImportAndReadMs = median(bares);
   results.coldStartRatio = median(colds) / median(bares);
 
-  const main = spawnFunction(standInUrl);
+  const main = startFunction(standInUrl);
   await waitHealthy(main);
   for (let i = 0; i < 20; i++) await post(main.url, newPair('warm'));
 
@@ -201,7 +159,7 @@ async function main(): Promise<void> {
   results.repeatP99Ratio = ac.latency.p99 / readP50;
 
   // A burst of 60 identical requests over 3 instances, against one lone new request in the same run.
-  const others = [spawnFunction(standInUrl), spawnFunction(standInUrl)];
+  const others = [startFunction(standInUrl), startFunction(standInUrl)];
   await Promise.all(others.map(waitHealthy));
   for (const o of others) await post(o.url, newPair('warm'));
   const instances = [main, ...others];
@@ -218,14 +176,14 @@ async function main(): Promise<void> {
   const burstBody = newPair('burst');
   const createsBefore = standIn.calls.create;
   let t = performance.now();
-  const burst = await Promise.all(Array.from({ length: 60 }, (_, i) => postSettled(instances[i % 3]!.url, burstBody)));
+  const burst = await Promise.all(Array.from({ length: 60 }, (_, i) => postSettled(instances[i % 3]!.url, burstBody, 20)));
   results.burstSettleMs = performance.now() - t;
   results.burstClassroomCalls = standIn.calls.create - createsBefore;
-  results.burstDistinctInvitations = new Set(burst.map((b) => b.id)).size;
+  results.burstDistinctInvitations = new Set(burst.map((b) => b.body.id)).size;
   results.burstAll200 = burst.every((b) => b.status === 200) ? 'yes' : 'no';
   results.loneNewRequestMs = median(lone);
   results.burstSettleRatio = (results.burstSettleMs as number) / median(lone);
-  await Promise.all(others.map(stop));
+  await Promise.all(others.map(stopFunction));
 
   // SIS re-sync: 2,000 requests over 200 pairs, 32 in flight, on one instance.
   const pairs = Array.from({ length: 200 }, () => newPair('resync'));
@@ -244,7 +202,7 @@ async function main(): Promise<void> {
       while (next < order.length) {
         const body = order[next++]!;
         const started = performance.now();
-        const r = await postSettled(main.url, body);
+        const r = await postSettled(main.url, body, 20);
         lat.push(performance.now() - started);
         if (r.status !== 200) failures++;
       }
@@ -259,7 +217,7 @@ async function main(): Promise<void> {
   results.resyncFailures = failures;
 
   results.peakRssMiB = peakRssMiB(main.child.pid);
-  await stop(main);
+  await stopFunction(main);
   await standIn.stop();
   await db.terminate();
 

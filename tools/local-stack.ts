@@ -1,34 +1,20 @@
 // `npm start`: the local stack. Runs inside `firebase emulators:exec` (Firestore emulator up), starts the
 // Classroom stand-in and the built function under the Functions Framework, then prints a curl to paste.
-import { spawn } from 'node:child_process';
-import { dirname, join } from 'node:path';
 import { ClassroomStandIn } from '../functions/standin/server';
+import { spawnFunction, waitForHealth } from './instance';
 import { LOCAL_WEBHOOK_SECRET } from './local-secrets';
 
 const PROJECT = process.env.GOOGLE_CLOUD_PROJECT || process.env.GCLOUD_PROJECT || 'demo-classroom-gateway';
 const port = Number(process.env.PORT || 8080);
 const standInPort = Number(process.env.STANDIN_PORT || 8090);
 
-async function waitForHealth(url: string, deadlineMs: number): Promise<void> {
-  const until = Date.now() + deadlineMs;
-  for (;;) {
-    try {
-      if ((await fetch(url)).ok) return;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > until) throw new Error(`the function did not answer ${url} within ${deadlineMs} ms`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
 async function main(): Promise<void> {
   if (!process.env.FIRESTORE_EMULATOR_HOST) throw new Error('run through `npm start` (it starts the Firestore emulator)');
   const standIn = new ClassroomStandIn();
   const standInUrl = await standIn.start(standInPort);
-  // The framework's own CLI (what `functions-framework --target=invitations` runs), serving the built entry.
-  const cli = join(dirname(require.resolve('@google-cloud/functions-framework')), 'main.js');
-  const fn = spawn(process.execPath, [cli, '--target=invitations', `--port=${port}`], {
+  // Serves package.json `main`, the built entry, as `npm run serve` and Cloud Run do.
+  const fn = spawnFunction({
+    port,
     stdio: 'inherit',
     env: {
       ...process.env,
@@ -39,14 +25,14 @@ async function main(): Promise<void> {
     },
   });
   const stop = async (code: number) => {
-    fn.kill('SIGTERM');
+    fn.child.kill('SIGTERM');
     await standIn.stop();
     process.exit(code);
   };
-  fn.on('exit', (code) => void stop(code ?? 1));
+  fn.child.on('exit', (code) => void stop(code ?? 1));
   for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => void stop(0));
 
-  await waitForHealth(`http://127.0.0.1:${port}/healthz`, 30_000);
+  await waitForHealth(fn, 30_000);
   const body = JSON.stringify({ courseId: 'd:math-101', userId: 'ada@school.example', role: 'STUDENT' });
   console.log(`
 Local stack ready:

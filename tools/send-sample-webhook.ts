@@ -2,7 +2,7 @@
 // Standard Webhooks scheme and posts it to the local stack's /webhooks/sis, as an SIS would.
 // GATEWAY_URL (default http://localhost:$PORT or 8080) and WEBHOOK_SECRET (default: the local stack's) apply.
 import { randomUUID } from 'node:crypto';
-import { Webhook } from 'standardwebhooks';
+import { signedWebhookHeaders } from './webhook-headers';
 import { LOCAL_WEBHOOK_SECRET } from './local-secrets';
 
 async function main(): Promise<void> {
@@ -28,12 +28,7 @@ async function main(): Promise<void> {
   };
   const body = JSON.stringify(event);
   const now = new Date();
-  const headers = {
-    'Content-Type': 'application/json',
-    'webhook-id': id,
-    'webhook-timestamp': String(Math.floor(now.getTime() / 1000)),
-    'webhook-signature': new Webhook(secret).sign(id, now, body),
-  };
+  const headers = { 'Content-Type': 'application/json', ...signedWebhookHeaders(secret, id, now, body) };
   const res = await fetch(url, { method: 'POST', headers, body });
   console.log(`POST ${url}\nwebhook-id: ${id}\n\nHTTP ${res.status}${res.headers.get('idempotent-replayed') ? ' (replayed)' : ''}`);
   console.log(JSON.stringify(await res.json(), null, 2));

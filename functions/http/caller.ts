@@ -61,8 +61,7 @@ export class CallerVerifier {
   /** The caller's identity, or an ApiError (401/403) when the policy refuses the request. */
   async identify(authorization: string | undefined): Promise<{ caller: string } | { error: ApiError; caller: string }> {
     const token = bearer(authorization);
-    const unverified = (token && identity(claimsOf(token))) || 'anonymous';
-    let caller = unverified;
+    let caller = callerFromAuthorization(authorization);
     if (this.audience !== undefined) {
       if (!token) return { error: unauthenticated('A Google-signed ID token is required (Authorization: Bearer …).', 'ID_TOKEN_MISSING'), caller };
       try {
