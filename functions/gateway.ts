@@ -5,7 +5,7 @@ import type { Config } from './config';
 import { ApiError, badRequest, errorInfo, gatewayError, retryable, toApiError } from './errors';
 import { fingerprint, IdempotencyKeys, isStorable, parseIdempotencyKey } from './idempotency';
 import { isRetryable, retryAfterMs, RetryResult, withRetries } from './retry';
-import type { Claim, Ledger, LedgerEntry, LedgerSnapshot } from './ledger';
+import type { Claim, Ledger, LedgerEntry, LedgerOrigin, LedgerSnapshot } from './ledger';
 import { pairKey } from './ledger';
 import { errorFields, log } from './logs';
 import { InvitationRequest, parseCreateRequest, RawRequest } from './validation';
@@ -33,7 +33,6 @@ export const CLASSROOM_ALREADY_EXISTS_MESSAGE = 'Requested entity already exists
 // Reads while waiting for an in-flight first request: quick at first, then gentler on Firestore.
 const POLL_START_MS = 25;
 const POLL_MAX_MS = 250;
-const MAX_ROUNDS = 1000;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -91,7 +90,7 @@ export class InvitationGateway {
 
   private async createWithKey(keys: IdempotencyKeys, req: InvitationRequest, key: string, ctx: RequestContext, opts: CreateOptions): Promise<Answer> {
     const pair = { ...req, pairKey: pairKey(req.courseId, req.userId) };
-    const decision = await keys.begin(ctx.caller, key, fingerprint(req), ctx.requestId);
+    const decision = await keys.begin(ctx.caller, key, fingerprint(req, opts), ctx.requestId);
     switch (decision.kind) {
       case 'replay': {
         const r = decision.response;
@@ -194,27 +193,36 @@ export class InvitationGateway {
     const waitUntil = Math.min(started + this.config.inflightWaitMs, deadline);
     const pending = auditEvent(ctx, pair, { outcome: 'pending', httpStatus: 0 });
 
-    for (let round = 0; round < MAX_ROUNDS; round++) {
-      const snap = await this.ledger.read(key);
+    // Every branch that loses a race re-reads; the deadline bounds the rounds (each costs at least one read).
+    let confirmed = false; // Classroom confirmed the entry during this request: never ask twice
+    for (let round = 0; this.now() < deadline; round++) {
+      let snap = await this.ledger.read(key);
       if (!snap) {
         const claim = await this.ledger.claimNew(key, req, pending);
         if (claim) return this.forward(claim, req, deadline);
         continue; // another request reserved it between our read and our commit
       }
+      if (snap.entry.state === 'created' && snap.entry.invitation && !confirmed && this.isStale(snap.entry)) {
+        const checked = await this.recheck(key, snap, deadline);
+        if (checked === 'gone') continue; // released: now a new pair
+        confirmed = true;
+        if (checked === 'changed') continue;
+        if (checked !== 'unknown') snap = checked;
+      }
       const { entry } = snap;
       if (entry.state === 'created' && entry.invitation) {
-        if (this.isStale(entry) && (await this.recheck(key, snap, deadline)) === 'gone') continue; // now a new pair
         if (entry.role === req.role) {
           return this.decide(ctx, pair, ok(entry.invitation, 'replayed', { 'Idempotent-Replayed': 'true' }), {
             invitationId: entry.invitation.id,
           });
         }
-        if (opts.replace) {
-          const claim = await this.ledger.takeOver(snap, key, req, pending);
-          if (claim) return this.replaceAndForward(claim, req, entry, deadline);
-          continue;
+        const refusal = opts.replace ? replaceRefusal(entry, ctx) : undefined;
+        if (!opts.replace || refusal) {
+          return this.decide(ctx, pair, fromError(alreadyExists(), 'conflict'), { invitationId: entry.invitation.id, reason: refusal });
         }
-        return this.decide(ctx, pair, fromError(alreadyExists(), 'conflict'), { invitationId: entry.invitation.id });
+        const claim = await this.ledger.takeOver(snap, key, req, pending);
+        if (claim) return this.replaceAndForward(claim, req, entry, deadline);
+        continue;
       }
       if (this.ledger.isLeaseExpired(entry)) {
         const claim = await this.ledger.takeOver(snap, key, req, pending);
@@ -222,7 +230,7 @@ export class InvitationGateway {
         continue;
       }
       if (this.now() >= waitUntil) return this.inFlight(ctx, pair, snap);
-      await sleep(Math.min(POLL_MAX_MS, POLL_START_MS * 1.5 ** round));
+      await sleep(Math.min(POLL_MAX_MS, POLL_START_MS * 1.5 ** round, Math.max(0, deadline - this.now())));
     }
     return this.inFlight(ctx, pair, undefined);
   }
@@ -264,6 +272,8 @@ export class InvitationGateway {
       });
       return fromError(answer, 'failed');
     }
+    // The old invitation is gone: no other key (the person's numeric id, the course's alias) may answer for it.
+    await this.ledger.releaseInvitation(previous.id, { except: claim.key });
     return this.forward(claim, req, deadline, previous);
   }
 
@@ -281,18 +291,23 @@ export class InvitationGateway {
 
   /**
    * Asks Classroom whether the invitation still exists (it may have been accepted or deleted elsewhere).
-   * Gone: the entry is released and the request proceeds as new. Unknown (Classroom unreachable): the
-   * ledger's answer stands; a stale replay beats failing a request that is most likely a repeat.
+   * Present: the entry as it now stands (marked checked), or `changed` when another request wrote it meanwhile.
+   * Gone: every entry holding it is released and the request proceeds as new. Unknown (Classroom unreachable):
+   * the ledger's answer stands; a stale replay beats failing a request that is most likely a repeat.
    */
-  private async recheck(key: string, snap: LedgerSnapshot, deadline: number): Promise<'present' | 'gone' | 'unknown'> {
+  private async recheck(key: string, snap: LedgerSnapshot, deadline: number): Promise<LedgerSnapshot | 'changed' | 'gone' | 'unknown'> {
     const id = snap.entry.invitation!.id;
     const r = await this.callClassroom((timeoutMs) => this.classroom.get(id, { timeoutMs }), deadline, 2);
     if (r.value) {
-      await this.ledger.markChecked(key, snap).catch((err: unknown) => log('WARNING', 'could not mark a ledger entry checked', errorFields(err)));
-      return 'present';
+      try {
+        return (await this.ledger.markChecked(key, snap)) ?? 'changed';
+      } catch (err) {
+        log('WARNING', 'could not mark a ledger entry checked', errorFields(err));
+        return snap;
+      }
     }
     if (r.error?.upstream && r.error.status === 'NOT_FOUND') {
-      await this.ledger.releaseEntry(key, snap, undefined);
+      await this.ledger.releaseInvitation(id);
       return 'gone';
     }
     return 'unknown';
@@ -326,7 +341,11 @@ export class InvitationGateway {
     }
   }
 
-  /** DELETE /v1/invitations/{id}: Classroom's delete, then the ledger entry released. */
+  /**
+   * DELETE /v1/invitations/{id}: only for an invitation the ledger holds as made (or adopted) for a caller of this
+   * gateway; any other id is answered 404 as Classroom words it, without a call, so the gateway cannot be used to
+   * delete invitations other tools made. Then Classroom's delete, and every ledger entry holding the id released.
+   */
   async deleteInvitation(id: string, ctx: RequestContext): Promise<Answer> {
     const nothing = { courseId: null, userId: null, role: null, pairKey: null };
     if (!/^[A-Za-z0-9_-]{1,256}$/.test(id)) {
@@ -334,14 +353,19 @@ export class InvitationGateway {
       return this.decideSafely(ctx, nothing, fromError(e, 'rejected'), { invitationId: id.slice(0, 256) });
     }
     try {
+      const holding = await this.ledger.findByInvitationId(id);
+      const held = holding.filter(({ snapshot: { entry } }) => entry.state === 'created' && entry.origin !== 'observed');
+      const first = held[0];
+      if (!first) {
+        return await this.decide(ctx, nothing, fromError(notFound(), 'rejected'), { invitationId: id, reason: 'the invitation is not held by this gateway' });
+      }
+      const pair = { courseId: first.snapshot.entry.courseId, userId: first.snapshot.entry.userId, role: first.snapshot.entry.role, pairKey: first.key };
       const deadline = this.now() + this.config.requestDeadlineMs;
       const r = await this.callClassroom((timeoutMs) => this.classroom.delete(id, { timeoutMs }), deadline);
       const e = failureOf(r);
-      const gone = !e || (e.upstream && e.status === 'NOT_FOUND');
-      const entries = gone ? await this.ledger.findByInvitationId(id) : [];
-      for (const { key, snapshot } of entries) await this.ledger.releaseEntry(key, snapshot, undefined);
-      const first = entries[0]?.snapshot.entry;
-      const pair = first ? { courseId: first.courseId, userId: first.userId, role: first.role, pairKey: entries[0]!.key } : nothing;
+      // The entries found before the call are re-read if they changed meanwhile (a replay marked one checked,
+      // a replace took one over): each is released only if it still holds this invitation.
+      if (!e || (e.upstream && e.status === 'NOT_FOUND')) await this.ledger.releaseInvitation(id, { found: holding });
       const answer: Answer = e ? fromError(isRetryable(e) ? exhausted(e) : e, 'failed') : { httpStatus: 200, body: {}, headers: {}, outcome: 'deleted' };
       return await this.decide(ctx, pair, answer, { invitationId: id, ...(e ? upstreamFields(e) : {}) });
     } catch (err) {
@@ -351,8 +375,8 @@ export class InvitationGateway {
   }
 
   /**
-   * A tobedeleted enrollment: withdraws the pending invitation of that role for the pair, if any.
-   * Nothing pending (or a pending invitation of another role) is reported as skipped.
+   * A tobedeleted enrollment: withdraws the pending invitation of that role for the pair, if this gateway created
+   * it. Nothing pending, a pending invitation of another role, or one made elsewhere is reported as skipped.
    */
   async withdraw(req: InvitationRequest, ctx: RequestContext): Promise<Answer> {
     const key = pairKey(req.courseId, req.userId);
@@ -364,20 +388,18 @@ export class InvitationGateway {
       if (entry.state !== 'created' || !entry.invitation) {
         return this.decide(ctx, pair, fromError(retryable('ABORTED', 'An invitation for this pair is being created; withdraw it later.', 1, 'REQUEST_IN_FLIGHT'), 'in_flight'), {});
       }
-      if (entry.role !== req.role) {
-        const reason = `the pending invitation is for role ${entry.role}, not ${req.role}`;
-        return this.decide(ctx, pair, skipped(reason), { reason, invitationId: entry.invitation.id });
-      }
+      const why =
+        entry.role !== req.role ? `the pending invitation is for role ${entry.role}, not ${req.role}` : entry.origin !== 'created' || entry.role === 'OWNER' ? 'the pending invitation was not created by this gateway' : undefined;
+      if (why) return this.decide(ctx, pair, skipped(why), { reason: why, invitationId: entry.invitation.id });
+      const id = entry.invitation.id;
       const deadline = this.now() + this.config.requestDeadlineMs;
-      const r = await this.callClassroom((timeoutMs) => this.classroom.delete(entry.invitation!.id, { timeoutMs }), deadline);
+      const r = await this.callClassroom((timeoutMs) => this.classroom.delete(id, { timeoutMs }), deadline);
       const e = failureOf(r);
       if (e && !(e.upstream && e.status === 'NOT_FOUND')) {
-        return this.decide(ctx, pair, fromError(isRetryable(e) ? exhausted(e) : e, 'failed'), { invitationId: entry.invitation.id, ...upstreamFields(e) });
+        return this.decide(ctx, pair, fromError(isRetryable(e) ? exhausted(e) : e, 'failed'), { invitationId: id, ...upstreamFields(e) });
       }
-      const answer: Answer = { httpStatus: 200, body: {}, headers: {}, outcome: 'withdrawn' };
-      const event = auditEvent(ctx, pair, { outcome: 'withdrawn', httpStatus: 200, replacedInvitationId: entry.invitation.id });
-      if (!(await this.ledger.releaseEntry(key, snap, event))) await this.ledger.appendAudit(event);
-      return answer;
+      await this.ledger.releaseInvitation(id);
+      return this.decide(ctx, pair, { httpStatus: 200, body: {}, headers: {}, outcome: 'withdrawn' }, { replacedInvitationId: id });
     } catch (err) {
       log('ERROR', 'withdrawal failed inside the gateway', { requestId: ctx.requestId, ...errorFields(err) });
       return fromError(toApiError(err), 'failed');
@@ -420,7 +442,7 @@ export class InvitationGateway {
       await this.recordSafely(claim, existing, 'adopted', { outcome: 'adopted', httpStatus: 200, invitationId: existing.id });
       return ok(existing, 'adopted');
     }
-    await this.recordSafely(claim, existing, 'adopted', {
+    await this.recordSafely(claim, existing, 'observed', {
       outcome: 'conflict',
       httpStatus: alreadyExistsErr.httpStatus,
       invitationId: existing.id,
@@ -433,7 +455,7 @@ export class InvitationGateway {
    * Classroom has acted; a failure to record that must not turn its success into an error. The
    * reservation keeps its lease, and its successor reconciles through ALREADY_EXISTS.
    */
-  private async recordSafely(claim: Claim, invitation: Invitation, origin: 'created' | 'adopted', audit: AuditFields): Promise<void> {
+  private async recordSafely(claim: Claim, invitation: Invitation, origin: LedgerOrigin, audit: AuditFields): Promise<void> {
     try {
       await this.ledger.recordCreated(claim, invitation, origin, audit);
     } catch (err) {
@@ -478,6 +500,23 @@ function requestedPair(raw: RawRequest): Parameters<typeof auditEvent>[1] {
 
 function skipped(reason: string): Answer {
   return { httpStatus: 200, body: { reason }, headers: {}, outcome: 'skipped' };
+}
+
+/**
+ * Why a webhook may not replace this pending invitation, or undefined when it may. A feed's role change replaces
+ * only what this gateway created, and never an OWNER invitation: ownership is a person's decision, and an
+ * invitation another tool made is that tool's.
+ */
+function replaceRefusal(entry: LedgerEntry, ctx: RequestContext): string | undefined {
+  if (ctx.source !== 'webhook') return undefined;
+  if (entry.role === 'OWNER') return 'a webhook never replaces an OWNER invitation';
+  if (entry.origin !== 'created') return 'a webhook never replaces an invitation this gateway did not create';
+  return undefined;
+}
+
+/** Classroom's answer for an invitation id it does not know. */
+export function notFound(): ApiError {
+  return gatewayError('NOT_FOUND', 'Requested entity was not found.');
 }
 
 function policyError(reason: string, message: string): ApiError {

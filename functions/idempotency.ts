@@ -55,9 +55,14 @@ export function parseIdempotencyKey(header: string | undefined): string | undefi
   return v;
 }
 
-/** The request a key stands for: the validated invitation, so whitespace or key order do not matter. */
-export function fingerprint(req: InvitationRequest): string {
-  return createHash('sha256').update(JSON.stringify(['POST /v1/invitations', req.courseId, req.userId, req.role])).digest('hex');
+/**
+ * The request a key stands for: the validated invitation and the options that change what it does (`?replace`),
+ * so whitespace or key order do not matter but another meaning does.
+ */
+export function fingerprint(req: InvitationRequest, opts: { replace?: boolean } = {}): string {
+  const parts = ['POST /v1/invitations', req.courseId, req.userId, req.role];
+  if (opts.replace) parts.push('replace');
+  return createHash('sha256').update(JSON.stringify(parts)).digest('hex');
 }
 
 /** Answers not worth keeping: they tell the caller to retry, and a replay would contradict that. */

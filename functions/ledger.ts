@@ -18,6 +18,14 @@ export const WEBHOOK_DELIVERIES_COLLECTION = 'webhook_deliveries';
 
 export type LedgerState = 'pending' | 'created';
 
+/**
+ * How the ledger came to hold an invitation: `created` by this gateway; `adopted` when Classroom already had exactly
+ * the invitation a caller asked for; `observed` when Classroom holds another role for the pair (made elsewhere), kept
+ * so that repeats are answered without a call. Only `created` ones may be replaced or withdrawn by a webhook, and
+ * only `created` and `adopted` ones may be deleted through the gateway.
+ */
+export type LedgerOrigin = 'created' | 'adopted' | 'observed';
+
 export interface LedgerEntry {
   courseId: string;
   userId: string;
@@ -28,7 +36,7 @@ export interface LedgerEntry {
   leaseExpiresAt?: TimestampT;
   expireAt?: TimestampT;
   invitation?: Invitation;
-  origin?: 'created' | 'adopted';
+  origin?: LedgerOrigin;
   /** When Classroom last confirmed (or the gateway last recorded) the invitation. */
   checkedAt?: TimestampT;
   updatedAt?: TimestampT;
@@ -44,6 +52,9 @@ export interface Claim {
   key: string;
   requestId: string;
   writeTime: TimestampT;
+  /** The pair as the claiming request named it (the key's inputs). */
+  courseId: string;
+  userId: string;
 }
 
 export function pairKey(courseId: string, userId: string): string {
@@ -123,7 +134,7 @@ export class Ledger {
     batch.create(this.audit.doc(event.requestId), this.auditDoc(event));
     try {
       const [ledgerWrite] = await batch.commit();
-      return { key, requestId: event.requestId, writeTime: ledgerWrite!.writeTime };
+      return { key, requestId: event.requestId, writeTime: ledgerWrite!.writeTime, courseId: req.courseId, userId: req.userId };
     } catch (err) {
       if (isAlreadyExists(err)) return undefined;
       throw err;
@@ -133,34 +144,52 @@ export class Ledger {
   /** Takes over a pair whose holder's lease ran out. Undefined when another request changed it first. */
   async takeOver(snapshot: LedgerSnapshot, key: string, req: InvitationRequest, event: AuditEvent): Promise<Claim | undefined> {
     const batch = this.db.batch();
-    batch.update(this.ledger.doc(key), this.pendingEntry(req, event.requestId), { lastUpdateTime: snapshot.updateTime });
+    // A pending entry holds no invitation: a DELETE or a replace looking the old one up by id must not find a
+    // reservation whose outcome is not known yet.
+    const cleared = { invitation: FieldValue.delete(), origin: FieldValue.delete(), checkedAt: FieldValue.delete() };
+    batch.update(this.ledger.doc(key), { ...this.pendingEntry(req, event.requestId), ...cleared }, { lastUpdateTime: snapshot.updateTime });
     batch.create(this.audit.doc(event.requestId), this.auditDoc(event));
     try {
       const [ledgerWrite] = await batch.commit();
-      return { key, requestId: event.requestId, writeTime: ledgerWrite!.writeTime };
+      return { key, requestId: event.requestId, writeTime: ledgerWrite!.writeTime, courseId: req.courseId, userId: req.userId };
     } catch (err) {
       if (isLostRace(err) || isAlreadyExists(err)) return undefined;
       throw err;
     }
   }
 
-  /** Records the invitation Classroom holds for the pair and completes the claim's audit event. */
-  async recordCreated(claim: Claim, invitation: Invitation, origin: 'created' | 'adopted', audit: AuditFields): Promise<void> {
-    await this.finish(claim, audit, (batch, ref) =>
-      batch.update(
-        ref,
-        {
-          state: 'created',
-          role: invitation.role,
-          invitation,
-          origin,
-          leaseExpiresAt: FieldValue.delete(),
-          checkedAt: FieldValue.serverTimestamp(),
-          updatedAt: FieldValue.serverTimestamp(),
-        },
-        { lastUpdateTime: claim.writeTime },
-      ),
-    );
+  /**
+   * Records the invitation Classroom holds for the pair and completes the claim's audit event. Classroom has
+   * acted, so a lost race is re-read: when the entry is gone (released under us), the invitation is recorded
+   * anew; when another request holds it, that request meets ALREADY_EXISTS and reconciles.
+   */
+  async recordCreated(claim: Claim, invitation: Invitation, origin: LedgerOrigin, audit: AuditFields): Promise<void> {
+    const created = {
+      state: 'created',
+      role: invitation.role,
+      invitation,
+      origin,
+      leaseExpiresAt: FieldValue.delete(),
+      checkedAt: FieldValue.serverTimestamp(),
+      updatedAt: FieldValue.serverTimestamp(),
+    };
+    const won = await this.finish(claim, audit, (batch, ref) => batch.update(ref, created, { lastUpdateTime: claim.writeTime }));
+    if (won) return;
+    const ref = this.ledger.doc(claim.key);
+    const { leaseExpiresAt: _none, ...fields } = created;
+    const entry = {
+      ...fields,
+      courseId: claim.courseId,
+      userId: claim.userId,
+      requestId: claim.requestId,
+      expireAt: Timestamp.fromMillis(this.now() + this.ttlMs),
+      createdAt: FieldValue.serverTimestamp(),
+    };
+    try {
+      await ref.create(entry);
+    } catch (err) {
+      if (!isAlreadyExists(err)) throw err;
+    }
   }
 
   /** Frees the pair so that the next request goes to Classroom again. */
@@ -175,11 +204,12 @@ export class Ledger {
     );
   }
 
+  /** The claim's final write with its audit event; false when the claim was lost (only the audit is written). */
   private async finish(
     claim: Claim,
     audit: AuditFields,
     write: (batch: WriteBatch, ref: DocumentReference) => void,
-  ): Promise<void> {
+  ): Promise<boolean> {
     const auditRef = this.audit.doc(claim.requestId);
     const auditPatch = { ...definedOnly(audit), finishedAt: FieldValue.serverTimestamp() };
     const batch = this.db.batch();
@@ -187,18 +217,53 @@ export class Ledger {
     batch.update(auditRef, auditPatch);
     try {
       await batch.commit();
+      return true;
     } catch (err) {
-      // Our lease ran out and another request took the pair over: the ledger is theirs now; only the
-      // audit event is still ours to complete.
+      // Our lease ran out and another request took the pair over (or the entry was released): the ledger is
+      // not ours to write blindly any more; the audit event still is.
       if (!isLostRace(err)) throw err;
       await auditRef.update(auditPatch);
+      return false;
     }
   }
 
-  /** Ledger entries that hold a given Classroom invitation id (normally one). */
+  /** Ledger entries that hold a given Classroom invitation id (normally one; more under numeric ids and aliases). */
   async findByInvitationId(id: string): Promise<{ key: string; snapshot: LedgerSnapshot }[]> {
-    const q = await this.ledger.where('invitation.id', '==', id).limit(10).get();
+    const q = await this.ledger.where('invitation.id', '==', id).limit(20).get();
     return q.docs.map((d) => ({ key: d.id, snapshot: { entry: d.data() as LedgerEntry, updateTime: d.updateTime } }));
+  }
+
+  /**
+   * Releases every entry that holds invitation `id` (email and numeric user keys, alias and numeric course keys),
+   * except `except`. `found` is a lookup made earlier (before a Classroom call); an entry that changed since is
+   * re-read: released if it still holds `id`, left alone if it now holds something else. Returns the entries
+   * released.
+   */
+  async releaseInvitation(
+    id: string,
+    opts: { except?: string; found?: { key: string; snapshot: LedgerSnapshot }[] } = {},
+  ): Promise<{ key: string; entry: LedgerEntry }[]> {
+    const released: { key: string; entry: LedgerEntry }[] = [];
+    for (const found of opts.found ?? (await this.findByInvitationId(id))) {
+      if (found.key === opts.except) continue;
+      let snap: LedgerSnapshot | undefined = found.snapshot;
+      for (let attempt = 0; snap && attempt < 5; attempt++) {
+        if (snap.entry.state !== 'created' || snap.entry.invitation?.id !== id) break;
+        if (await this.releaseEntry(found.key, snap, undefined)) {
+          released.push({ key: found.key, entry: snap.entry });
+          break;
+        }
+        snap = await this.readNow(found.key);
+      }
+    }
+    return released;
+  }
+
+  /** A read that bypasses the tick batcher (for re-reads after a lost race). */
+  async readNow(key: string): Promise<LedgerSnapshot | undefined> {
+    const snap = await this.ledger.doc(key).get();
+    if (!snap.exists || !snap.updateTime) return undefined;
+    return { entry: snap.data() as LedgerEntry, updateTime: snap.updateTime };
   }
 
   /**
@@ -218,12 +283,14 @@ export class Ledger {
     }
   }
 
-  /** Classroom confirmed the invitation still exists. */
-  async markChecked(key: string, snapshot: LedgerSnapshot): Promise<void> {
+  /** Classroom confirmed the invitation still exists. The entry as it now stands, or undefined if it changed. */
+  async markChecked(key: string, snapshot: LedgerSnapshot): Promise<LedgerSnapshot | undefined> {
     try {
-      await this.ledger.doc(key).update({ checkedAt: FieldValue.serverTimestamp() }, { lastUpdateTime: snapshot.updateTime });
+      const res = await this.ledger.doc(key).update({ checkedAt: FieldValue.serverTimestamp() }, { lastUpdateTime: snapshot.updateTime });
+      return { entry: snapshot.entry, updateTime: res.writeTime };
     } catch (err) {
       if (!isLostRace(err)) throw err;
+      return undefined;
     }
   }
 

@@ -116,3 +116,12 @@ it('keys carry an expiry for the TTL policy', async () => {
   const ledger = await t.ledgerDocs();
   expect(ledger.every((d) => (d.expireAt as { toMillis(): number }).toMillis() > Date.now() + 300 * 86_400_000)).toBe(true);
 });
+
+it('the key covers the query options: the same key and body with ?replace=true is another request (422)', async () => {
+  const key = newKey();
+  const body = pair('STUDENT');
+  await post(body, key).expect(200);
+  await post({ ...body, role: 'TEACHER' }).expect(409);
+  const replace = await request(t.server).post('/v1/invitations?replace=true').set('Idempotency-Key', key).send(body).expect(422);
+  expect(replace.body.error.details[0].reason).toBe('IDEMPOTENCY_KEY_REUSED');
+});
