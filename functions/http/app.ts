@@ -5,8 +5,10 @@ import type { RequestContext } from '../audit';
 import { gatewayError, toApiError } from '../errors';
 import type { Answer, InvitationGateway } from '../gateway';
 import { errorFields, log, logRequest, traceFields } from '../logs';
+import { jsonObjectOrUndefined, RawRequest } from '../validation';
 import type { WebhookProcessor } from '../webhooks/processor';
 import type { CallerVerifier } from './caller';
+import { requestIdOf } from './guard';
 
 export interface AppDeps {
   gateway: InvitationGateway;
@@ -54,12 +56,14 @@ export function createApp(deps: AppDeps, projectId?: string): Handler {
       return { answer: { httpStatus: 200, body: { status: 'ok' }, headers: {} }, outcome: 'ok', quiet: true };
     }
     if (path === '/v1/invitations' && req.method === 'POST') {
-      const raw = { contentType: req.get('content-type'), rawBody: req.rawBody, body: req.body };
+      const bytes = { contentType: req.get('content-type'), rawBody: req.rawBody };
+      const body = jsonObjectOrUndefined(bytes);
+      const raw: RawRequest = { ...bytes, body };
       const who = await deps.callers.identify(req.get('authorization'));
       const ctx: RequestContext = { requestId, source: 'http', caller: who.caller };
       const opts = { replace: flag(req.query.replace), validateOnly: flag(req.query.validateOnly) };
       const answer = 'error' in who ? await deps.gateway.refuse(raw, ctx, who.error) : await deps.gateway.createFromHttp(raw, ctx, req.get('idempotency-key'), opts);
-      return { answer, outcome: answer.outcome, details: invitationDetails(req.body, answer) };
+      return { answer, outcome: answer.outcome, details: invitationDetails(body, answer) };
     }
     const del = /^\/v1\/invitations\/([^/]+)$/.exec(path);
     if (del && req.method === 'DELETE') {
@@ -71,7 +75,8 @@ export function createApp(deps: AppDeps, projectId?: string): Handler {
     }
     if (path === '/webhooks/sis' && req.method === 'POST') {
       const answer = await deps.webhooks.handle(
-        { contentType: req.get('content-type'), rawBody: req.rawBody, body: req.body },
+        // Parsed only after the signature is verified: an unsigned body costs no JSON parse.
+        { contentType: req.get('content-type'), rawBody: req.rawBody, body: undefined },
         { 'webhook-id': req.get('webhook-id'), 'webhook-timestamp': req.get('webhook-timestamp'), 'webhook-signature': req.get('webhook-signature') },
         requestId,
       );
@@ -83,7 +88,8 @@ export function createApp(deps: AppDeps, projectId?: string): Handler {
 
   return async (req, res) => {
     const started = performance.now();
-    const requestId = randomUUID();
+    // The guard named the request when it arrived; early and late answers share one id scheme.
+    const requestId = requestIdOf(res) ?? randomUUID();
     let routed: Routed;
     try {
       routed = await route(req, requestId);
