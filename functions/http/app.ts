@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Request, Response } from '@google-cloud/functions-framework';
 import type { RequestContext } from '../audit';
-import { gatewayError, toApiError } from '../errors';
+import { ApiError, badRequest, FieldViolation, gatewayError, toApiError } from '../errors';
 import type { Answer, InvitationGateway } from '../gateway';
 import { errorFields, log, logRequest, traceFields } from '../logs';
 import { jsonObjectOrUndefined, RawRequest } from '../validation';
@@ -24,9 +24,26 @@ function send(res: Response, answer: Pick<Answer, 'httpStatus' | 'body' | 'heade
   res.json(answer.body);
 }
 
-/** A boolean query parameter, as Google APIs take them (`?validateOnly=true`). */
-function flag(v: unknown): boolean {
-  return v === 'true' || v === '1';
+const FLAGS = ['replace', 'validateOnly'] as const;
+type Flags = Record<(typeof FLAGS)[number], boolean>;
+
+/**
+ * Boolean query parameters as Google APIs take them: absent, or once, exactly `true` or `false`. Anything else
+ * (`TRUE`, `1`, `yes`, a repeat) is refused rather than guessed, since a wrong guess creates real invitations.
+ */
+function parseFlags(url: string): Flags | ApiError {
+  const q = url.indexOf('?');
+  const params = new URLSearchParams(q === -1 ? '' : url.slice(q + 1));
+  const flags: Flags = { replace: false, validateOnly: false };
+  const violations: FieldViolation[] = [];
+  for (const name of FLAGS) {
+    const values = params.getAll(name);
+    if (values.length > 1) violations.push({ field: name, description: `${name} may be given once` });
+    else if (values.length === 1 && values[0] !== 'true' && values[0] !== 'false') violations.push({ field: name, description: `${name} must be true or false` });
+    else flags[name] = values[0] === 'true';
+  }
+  if (violations.length > 0) return badRequest(`Invalid query parameter: ${violations.map((v) => v.field).join(', ')}.`, violations);
+  return flags;
 }
 
 interface Routed {
@@ -61,8 +78,13 @@ export function createApp(deps: AppDeps, projectId?: string): Handler {
       const raw: RawRequest = { ...bytes, body };
       const who = await deps.callers.identify(req.get('authorization'));
       const ctx: RequestContext = { requestId, source: 'http', caller: who.caller };
-      const opts = { replace: flag(req.query.replace), validateOnly: flag(req.query.validateOnly) };
-      const answer = 'error' in who ? await deps.gateway.refuse(raw, ctx, who.error) : await deps.gateway.createFromHttp(raw, ctx, req.get('idempotency-key'), opts);
+      const opts = parseFlags(req.originalUrl ?? req.url);
+      const answer =
+        'error' in who
+          ? await deps.gateway.refuse(raw, ctx, who.error)
+          : opts instanceof ApiError
+            ? await deps.gateway.refuse(raw, ctx, opts)
+            : await deps.gateway.createFromHttp(raw, ctx, req.get('idempotency-key'), opts);
       return { answer, outcome: answer.outcome, details: invitationDetails(body, answer) };
     }
     const del = /^\/v1\/invitations\/([^/]+)$/.exec(path);
