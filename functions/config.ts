@@ -1,5 +1,6 @@
 // Configuration, parsed once from an injectable environment (tests pass their own; nothing reads process.env later).
 import { z } from 'zod';
+import { DEFAULT_BODY_TIMEOUT_MS } from './http/body-limits';
 import { DEFAULT_RETRY_POLICY, RetryPolicy } from './retry';
 
 export class ConfigError extends Error {
@@ -48,6 +49,8 @@ export interface Config {
   logRedactEmails: boolean;
   /** A replay older than this asks Classroom whether the invitation still exists. */
   ledgerRecheckAfterMs: number;
+  /** Time for a request body to arrive once its headers are in; after it, 408. */
+  bodyTimeoutMs: number;
 }
 
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
@@ -106,6 +109,7 @@ const EnvSchema = z.object({
       const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[(m[2] ?? 's') as 'ms' | 's' | 'm' | 'h' | 'd'];
       return Number(m[1]) * unit;
     }),
+  BODY_TIMEOUT_MS: intFrom('BODY_TIMEOUT_MS', DEFAULT_BODY_TIMEOUT_MS, 100, 120_000),
   LOG_REDACT_EMAILS: z.enum(['true', 'false', ''], { error: 'LOG_REDACT_EMAILS must be true or false' }).optional(),
 });
 
@@ -167,5 +171,6 @@ export function parseConfig(env: Record<string, string | undefined> = process.en
     allowedCallers: list(e.ALLOWED_CALLERS).map((c) => c.toLowerCase()),
     logRedactEmails: e.LOG_REDACT_EMAILS === 'true',
     ledgerRecheckAfterMs: e.LEDGER_RECHECK_AFTER,
+    bodyTimeoutMs: e.BODY_TIMEOUT_MS,
   };
 }

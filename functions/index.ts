@@ -1,21 +1,30 @@
-// Entry point: registers the `invitations` HTTP function. Everything else loads on the first request,
-// so that a new instance starts serving as early as possible.
+// Entry point: puts the request guard in front of the framework's server and registers the `invitations`
+// HTTP function. Everything else loads on the first request, so that a new instance starts serving early.
 import { http } from '@google-cloud/functions-framework';
 import type * as ConfigModule from './config';
 import type { Handler } from './http/app';
-import { installBodyErrorHandler } from './http/body-errors';
+import { installRequestGuard } from './http/guard';
 import { errorFields, log } from './logs';
 import type * as RuntimeModule from './runtime';
 
-installBodyErrorHandler();
-
+let config: ConfigModule.Config | undefined;
 let handler: Promise<Handler> | undefined;
+
+/** Parsed on the first request and kept once it parses; a bad one is parsed (and reported) again each time. */
+function loadConfig(): ConfigModule.Config {
+  config ??= (require('./config') as typeof ConfigModule).parseConfig(process.env);
+  return config;
+}
+
+installRequestGuard(() => {
+  const c = loadConfig();
+  return { bodyTimeoutMs: c.bodyTimeoutMs, projectId: c.projectId };
+});
 
 function load(): Promise<Handler> {
   handler ??= Promise.resolve().then(() => {
-    const config = require('./config') as typeof ConfigModule;
     const runtime = require('./runtime') as typeof RuntimeModule;
-    return runtime.createRuntimeHandler(config.parseConfig(process.env));
+    return runtime.createRuntimeHandler(loadConfig());
   });
   return handler;
 }

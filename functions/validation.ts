@@ -1,9 +1,10 @@
-// Validation of a create request (POST /v1/invitations): content type, size, JSON shape and each field.
-// Every problem is reported at once as a google.rpc.BadRequest field violation.
+// Validation of a create request (POST /v1/invitations): content type, charset, size, JSON syntax and shape,
+// and each field. Every field problem is reported at once as a google.rpc.BadRequest field violation.
 import { z } from 'zod';
-import { badRequest, errorInfo, FieldViolation, gatewayError } from './errors';
+import { ApiError, badRequest, errorInfo, FieldViolation, gatewayError } from './errors';
+import { bodyTooLarge, charsetUnsupported, INVITATION_BODY_MAX_BYTES } from './http/body-limits';
 
-export const MAX_BODY_BYTES = 16 * 1024;
+export const MAX_BODY_BYTES = INVITATION_BODY_MAX_BYTES;
 export const ROLES = ['STUDENT', 'TEACHER', 'OWNER'] as const;
 export type Role = (typeof ROLES)[number];
 
@@ -37,37 +38,81 @@ const InvitationSchema = z.object({ userId: UserIdSchema, courseId: CourseIdSche
 const ALLOWED_FIELDS = new Set(['userId', 'courseId', 'role']);
 
 export interface RawRequest {
+  /** The Content-Type header as sent. */
   contentType: string | undefined;
+  /** The body's bytes, read by the request guard (functions/http/guard.ts); nothing else parses them. */
   rawBody: Buffer | undefined;
+  /** The body as JSON when the caller already looked at it, for audit fields only; validation reads rawBody. */
   body: unknown;
 }
 
-function isJsonContentType(contentType: string | undefined): boolean {
-  if (!contentType) return false;
-  const mediaType = contentType.split(';')[0]?.trim().toLowerCase();
-  return mediaType === 'application/json';
+interface MediaType {
+  type: string;
+  charset: string | undefined;
 }
 
-/** Checks the envelope (content type, size, a JSON object) and returns the parsed object. */
+/** `application/json; charset="UTF-8"` → { type: 'application/json', charset: 'utf-8' }. */
+function mediaTypeOf(contentType: string | undefined): MediaType | undefined {
+  if (!contentType) return undefined;
+  const [type, ...params] = contentType.split(';');
+  let charset: string | undefined;
+  for (const p of params) {
+    const m = /^\s*charset\s*=\s*(?:"([^"]*)"|([^\s;]*))\s*$/i.exec(p);
+    if (m) charset = (m[1] ?? m[2] ?? '').toLowerCase();
+  }
+  return { type: (type ?? '').trim().toLowerCase(), charset };
+}
+
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+function notJson(message: string): ApiError {
+  return gatewayError('INVALID_ARGUMENT', message, { details: [errorInfo('ENTITY_PARSE_FAILED')] });
+}
+
+/** Parses the body's bytes as JSON (UTF-8, an initial BOM ignored); an empty body is `{}`, as body-parser had it. */
+function parseJson(bytes: Buffer): unknown {
+  if (bytes.length === 0) return {};
+  let text: string;
+  try {
+    text = UTF8.decode(bytes);
+  } catch {
+    throw notJson('The request body is not valid UTF-8.');
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw notJson('The request body is not valid JSON.');
+  }
+}
+
+/** Checks the envelope (content type, charset, size, a JSON object) and returns the parsed object. */
 export function parseJsonObjectBody(raw: RawRequest, maxBytes = MAX_BODY_BYTES): Record<string, unknown> {
-  if (!isJsonContentType(raw.contentType)) {
+  const media = mediaTypeOf(raw.contentType);
+  if (media?.type !== 'application/json') {
     throw gatewayError('INVALID_ARGUMENT', 'The request body must be JSON, sent with Content-Type: application/json.', {
-      details: [errorInfo('UNSUPPORTED_CONTENT_TYPE', { contentType: String(raw.contentType ?? '') })],
+      details: [errorInfo('UNSUPPORTED_CONTENT_TYPE', { contentType: String(raw.contentType ?? '').slice(0, 256) })],
     });
   }
-  const size = raw.rawBody?.length ?? 0;
-  if (size > maxBytes) {
-    throw gatewayError('INVALID_ARGUMENT', `The request body is ${size} bytes; at most ${maxBytes} are accepted.`, {
-      details: [errorInfo('BODY_TOO_LARGE', { limitBytes: String(maxBytes) })],
-    });
-  }
-  const body = raw.body;
-  if (typeof body !== 'object' || body === null || Array.isArray(body) || Buffer.isBuffer(body)) {
+  if (media.charset !== undefined && media.charset !== 'utf-8' && media.charset !== 'utf8') throw charsetUnsupported(media.charset);
+  const bytes = raw.rawBody ?? Buffer.alloc(0);
+  // The guard has already refused a larger body; this keeps the function safe behind any other front door.
+  if (bytes.length > maxBytes) throw bodyTooLarge(maxBytes);
+  const body = parseJson(bytes);
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw gatewayError('INVALID_ARGUMENT', 'The request body must be a JSON object.', {
       details: [errorInfo('BODY_NOT_A_JSON_OBJECT')],
     });
   }
   return body as Record<string, unknown>;
+}
+
+/** The body as a JSON object for audit and log fields, or undefined; never throws. */
+export function jsonObjectOrUndefined(raw: Pick<RawRequest, 'contentType' | 'rawBody'>): Record<string, unknown> | undefined {
+  try {
+    return parseJsonObjectBody({ ...raw, body: undefined });
+  } catch {
+    return undefined;
+  }
 }
 
 export function validateInvitation(body: Record<string, unknown>): InvitationRequest {
@@ -97,7 +142,7 @@ export function validateInvitation(body: Record<string, unknown>): InvitationReq
   return parsed.data;
 }
 
-/** The whole check for POST /v1/invitations. Throws ApiError (400 INVALID_ARGUMENT) on any problem. */
+/** The whole check for POST /v1/invitations. Throws ApiError (400 INVALID_ARGUMENT, or 413/415 for the envelope). */
 export function parseCreateRequest(raw: RawRequest): InvitationRequest {
   return validateInvitation(parseJsonObjectBody(raw));
 }

@@ -56,14 +56,16 @@ describe('1. validation', () => {
   });
 
   it.each([
-    ['text/plain', 'hello', 'UNSUPPORTED_CONTENT_TYPE'],
-    ['application/json', '{"userId": ', 'ENTITY_PARSE_FAILED'],
-    ['application/json', '[1,2]', 'BODY_NOT_A_JSON_OBJECT'],
-    ['application/json', JSON.stringify({ ...pair(), userId: `${'a'.repeat(17000)}@x.example` }), 'BODY_TOO_LARGE'],
-  ])("a %s body is refused with Google error JSON (case %#)", async (type, raw, reason) => {
-    const res = await request(t.server).post('/v1/invitations').set('Content-Type', type).send(raw).expect(400);
+    ['text/plain', 'hello', 400, 'INVALID_ARGUMENT', 'UNSUPPORTED_CONTENT_TYPE'],
+    ['application/json', '{"userId": ', 400, 'INVALID_ARGUMENT', 'ENTITY_PARSE_FAILED'],
+    ['application/json', '[1,2]', 400, 'INVALID_ARGUMENT', 'BODY_NOT_A_JSON_OBJECT'],
+    ['application/json', JSON.stringify({ ...pair(), userId: `${'a'.repeat(17000)}@x.example` }), 413, 'OUT_OF_RANGE', 'BODY_TOO_LARGE'],
+    ['application/json; charset=iso-8859-1', JSON.stringify(pair()), 415, 'INVALID_ARGUMENT', 'CHARSET_UNSUPPORTED'],
+  ])("a %s body is refused with Google error JSON (case %#)", async (type, raw, httpStatus, status, reason) => {
+    const res = await request(t.server).post('/v1/invitations').set('Content-Type', type).send(raw).expect(httpStatus);
     expect(res.headers['content-type']).toMatch(/application\/json/);
-    expect(res.body.error.status).toBe('INVALID_ARGUMENT');
+    expect(res.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+    expect(res.body.error).toMatchObject({ code: httpStatus, status });
     expect(res.body.error.details[0].reason).toBe(reason);
     expect(t.standIn.calls.create).toBe(0);
   });

@@ -2,11 +2,13 @@
 import { randomUUID } from 'node:crypto';
 import type { Request, Response } from '@google-cloud/functions-framework';
 import type { RequestContext } from '../audit';
-import { gatewayError, toApiError } from '../errors';
+import { ApiError, badRequest, FieldViolation, gatewayError, toApiError } from '../errors';
 import type { Answer, InvitationGateway } from '../gateway';
 import { errorFields, log, logRequest, traceFields } from '../logs';
+import { jsonObjectOrUndefined, RawRequest } from '../validation';
 import type { WebhookProcessor } from '../webhooks/processor';
 import type { CallerVerifier } from './caller';
+import { requestIdOf } from './guard';
 
 export interface AppDeps {
   gateway: InvitationGateway;
@@ -22,9 +24,26 @@ function send(res: Response, answer: Pick<Answer, 'httpStatus' | 'body' | 'heade
   res.json(answer.body);
 }
 
-/** A boolean query parameter, as Google APIs take them (`?validateOnly=true`). */
-function flag(v: unknown): boolean {
-  return v === 'true' || v === '1';
+const FLAGS = ['replace', 'validateOnly'] as const;
+type Flags = Record<(typeof FLAGS)[number], boolean>;
+
+/**
+ * Boolean query parameters as Google APIs take them: absent, or once, exactly `true` or `false`. Anything else
+ * (`TRUE`, `1`, `yes`, a repeat) is refused rather than guessed, since a wrong guess creates real invitations.
+ */
+function parseFlags(url: string): Flags | ApiError {
+  const q = url.indexOf('?');
+  const params = new URLSearchParams(q === -1 ? '' : url.slice(q + 1));
+  const flags: Flags = { replace: false, validateOnly: false };
+  const violations: FieldViolation[] = [];
+  for (const name of FLAGS) {
+    const values = params.getAll(name);
+    if (values.length > 1) violations.push({ field: name, description: `${name} may be given once` });
+    else if (values.length === 1 && values[0] !== 'true' && values[0] !== 'false') violations.push({ field: name, description: `${name} must be true or false` });
+    else flags[name] = values[0] === 'true';
+  }
+  if (violations.length > 0) return badRequest(`Invalid query parameter: ${violations.map((v) => v.field).join(', ')}.`, violations);
+  return flags;
 }
 
 interface Routed {
@@ -54,12 +73,19 @@ export function createApp(deps: AppDeps, projectId?: string): Handler {
       return { answer: { httpStatus: 200, body: { status: 'ok' }, headers: {} }, outcome: 'ok', quiet: true };
     }
     if (path === '/v1/invitations' && req.method === 'POST') {
-      const raw = { contentType: req.get('content-type'), rawBody: req.rawBody, body: req.body };
+      const bytes = { contentType: req.get('content-type'), rawBody: req.rawBody };
+      const body = jsonObjectOrUndefined(bytes);
+      const raw: RawRequest = { ...bytes, body };
       const who = await deps.callers.identify(req.get('authorization'));
       const ctx: RequestContext = { requestId, source: 'http', caller: who.caller };
-      const opts = { replace: flag(req.query.replace), validateOnly: flag(req.query.validateOnly) };
-      const answer = 'error' in who ? await deps.gateway.refuse(raw, ctx, who.error) : await deps.gateway.createFromHttp(raw, ctx, req.get('idempotency-key'), opts);
-      return { answer, outcome: answer.outcome, details: invitationDetails(req.body, answer) };
+      const opts = parseFlags(req.originalUrl ?? req.url);
+      const answer =
+        'error' in who
+          ? await deps.gateway.refuse(raw, ctx, who.error)
+          : opts instanceof ApiError
+            ? await deps.gateway.refuse(raw, ctx, opts)
+            : await deps.gateway.createFromHttp(raw, ctx, req.get('idempotency-key'), opts);
+      return { answer, outcome: answer.outcome, details: invitationDetails(body, answer) };
     }
     const del = /^\/v1\/invitations\/([^/]+)$/.exec(path);
     if (del && req.method === 'DELETE') {
@@ -71,7 +97,8 @@ export function createApp(deps: AppDeps, projectId?: string): Handler {
     }
     if (path === '/webhooks/sis' && req.method === 'POST') {
       const answer = await deps.webhooks.handle(
-        { contentType: req.get('content-type'), rawBody: req.rawBody, body: req.body },
+        // Parsed only after the signature is verified: an unsigned body costs no JSON parse.
+        { contentType: req.get('content-type'), rawBody: req.rawBody, body: undefined },
         { 'webhook-id': req.get('webhook-id'), 'webhook-timestamp': req.get('webhook-timestamp'), 'webhook-signature': req.get('webhook-signature') },
         requestId,
       );
@@ -83,7 +110,8 @@ export function createApp(deps: AppDeps, projectId?: string): Handler {
 
   return async (req, res) => {
     const started = performance.now();
-    const requestId = randomUUID();
+    // The guard named the request when it arrived; early and late answers share one id scheme.
+    const requestId = requestIdOf(res) ?? randomUUID();
     let routed: Routed;
     try {
       routed = await route(req, requestId);

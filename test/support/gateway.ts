@@ -9,7 +9,7 @@ import { createClassroomInvitations, ClassroomInvitations } from '../../function
 import { Config, parseConfig } from '../../functions/config';
 import { InvitationGateway } from '../../functions/gateway';
 import { createApp } from '../../functions/http/app';
-import { installBodyErrorHandler } from '../../functions/http/body-errors';
+import { guardServer } from '../../functions/http/guard';
 import { setLogSink } from '../../functions/logs';
 import { CallerVerifier, CertSource } from '../../functions/http/caller';
 import { IdempotencyKeys } from '../../functions/idempotency';
@@ -35,7 +35,6 @@ export interface TestGateway {
 if (!process.env.GATEWAY_TEST_LOGS) setLogSink(() => undefined);
 
 export async function startTestGateway(name: string, env: Record<string, string> = {}, certs?: CertSource): Promise<TestGateway> {
-  installBodyErrorHandler();
   const standIn = new ClassroomStandIn();
   const standInUrl = await standIn.start();
   const prefix = uniquePrefix(name);
@@ -56,6 +55,9 @@ export async function startTestGateway(name: string, env: Record<string, string>
   const fnName = `invitations_${name}_${randomBytes(3).toString('hex')}`;
   http(fnName, createApp({ gateway, webhooks, callers: new CallerVerifier(config.callerAudience, config.allowedCallers, certs) }, config.projectId));
   const server = getTestServer(fnName);
+  // The guard index.ts installs for every framework server, put on this one directly: a subscription made by
+  // one test file would outlive it in a shared Jest worker.
+  guardServer(server, () => ({ bodyTimeoutMs: config.bodyTimeoutMs, projectId: config.projectId }));
   const docs = async (collection: string) => (await db.collection(prefix + collection).get()).docs.map((d) => ({ _id: d.id, ...d.data() }));
   return {
     server,

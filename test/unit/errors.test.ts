@@ -1,6 +1,5 @@
 import { ApiError, canonicalForHttp, CANONICAL_HTTP, retryable, toApiError } from '../../functions/errors';
 import { upstreamError } from '../../functions/classroom';
-import { bodyErrorAnswer } from '../../functions/http/body-errors';
 import { callerFromAuthorization } from '../../functions/http/caller';
 
 describe('canonical codes', () => {
@@ -57,19 +56,6 @@ describe('unexpected failures', () => {
     expect(e.headers['Retry-After']).toBe('2');
     expect(e.body.details).toContainEqual({ '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: '2s' });
     expect(e).toBeInstanceOf(ApiError);
-  });
-});
-
-describe('unreadable bodies', () => {
-  it('invalid JSON is a 400 INVALID_ARGUMENT, not HTML', () => {
-    const a = bodyErrorAnswer({ status: 400, type: 'entity.parse.failed' });
-    expect(a).toEqual({ httpStatus: 400, body: { error: expect.objectContaining({ code: 400, status: 'INVALID_ARGUMENT', message: 'The request body is not valid JSON.' }) } });
-  });
-  it('an unsupported charset is 415 with a Google body', () => {
-    expect(bodyErrorAnswer({ status: 415, type: 'charset.unsupported' }).httpStatus).toBe(415);
-  });
-  it('a fault without a client status is 503, never 500', () => {
-    expect(bodyErrorAnswer(new Error('boom')).httpStatus).toBe(503);
   });
 });
 

@@ -2,6 +2,15 @@ import { ApiError } from '../../functions/errors';
 import { parseCreateRequest, validateInvitation } from '../../functions/validation';
 
 const json = (body: unknown) => ({ contentType: 'application/json', rawBody: Buffer.from(JSON.stringify(body)), body });
+const catchApiError = (fn: () => unknown): ApiError => {
+  try {
+    fn();
+  } catch (e) {
+    expect(e).toBeInstanceOf(ApiError);
+    return e as ApiError;
+  }
+  throw new Error('expected an ApiError');
+};
 const violationsOf = (fn: () => unknown) => {
   try {
     fn();
@@ -64,10 +73,44 @@ describe('the envelope', () => {
     const body = { userId: '1', courseId: '1', role: 'STUDENT' };
     expect(parseCreateRequest({ ...json(body), contentType: 'application/json; charset=utf-8' })).toEqual(body);
   });
-  it('refuses bodies over 16 KiB', () => {
+  it('refuses bodies over 16 KiB with 413 OUT_OF_RANGE', () => {
     const body = { userId: '1', courseId: '1', role: 'STUDENT' };
-    expect(() => parseCreateRequest({ ...json(body), rawBody: Buffer.alloc(16 * 1024 + 1) })).toThrow(/at most 16384/);
-    expect(parseCreateRequest({ ...json(body), rawBody: Buffer.alloc(16 * 1024) })).toEqual(body);
+    const padded = (size: number) => Buffer.from(JSON.stringify(body).padEnd(size, ' '));
+    const refusal = catchApiError(() => parseCreateRequest({ ...json(body), rawBody: padded(16 * 1024 + 1) }));
+    expect([refusal.httpStatus, refusal.body.code, refusal.status]).toEqual([413, 413, 'OUT_OF_RANGE']);
+    expect(refusal.body.details).toEqual([expect.objectContaining({ reason: 'BODY_TOO_LARGE', metadata: { limitBytes: '16384' } })]);
+    expect(parseCreateRequest({ ...json(body), rawBody: padded(16 * 1024) })).toEqual(body);
+  });
+  it('parses the bytes, not a body parsed by someone else', () => {
+    const body = { userId: '1', courseId: '1', role: 'STUDENT' };
+    expect(parseCreateRequest({ contentType: 'application/json', rawBody: Buffer.from(JSON.stringify(body)), body: { userId: 'other' } })).toEqual(body);
+  });
+  it.each([
+    ['a truncated object', '{"userId": '],
+    ['a trailing comma', '{"userId": "1",}'],
+    ['bytes that are not UTF-8', Buffer.from([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x3a, 0x31, 0x7d])],
+    ['only whitespace', '   '],
+  ])('refuses %s with 400 ENTITY_PARSE_FAILED', (_name, bytes) => {
+    const e = catchApiError(() => parseCreateRequest({ contentType: 'application/json', rawBody: Buffer.from(bytes), body: undefined }));
+    expect([e.httpStatus, e.body.code, e.status]).toEqual([400, 400, 'INVALID_ARGUMENT']);
+    expect(e.body.details).toEqual([expect.objectContaining({ reason: 'ENTITY_PARSE_FAILED' })]);
+  });
+  it('reads an empty body as {} (every field is then required) and ignores a UTF-8 byte order mark', () => {
+    const required = violationsOf(() => parseCreateRequest({ contentType: 'application/json', rawBody: Buffer.alloc(0), body: undefined }));
+    expect(required.map((v) => v.field).sort()).toEqual(['courseId', 'role', 'userId']);
+    const body = { userId: '1', courseId: '1', role: 'STUDENT' };
+    expect(parseCreateRequest({ ...json(body), rawBody: Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(JSON.stringify(body))]) })).toEqual(body);
+  });
+  it('takes JSON only in UTF-8: another charset is 415 (code 415), any spelling of UTF-8 is fine', () => {
+    for (const charset of ['utf-16', 'iso-8859-1', 'latin1']) {
+      const e = catchApiError(() => parseCreateRequest({ ...json({}), contentType: `application/json; charset=${charset}` }));
+      expect([e.httpStatus, e.body.code, e.status]).toEqual([415, 415, 'INVALID_ARGUMENT']);
+      expect(e.body.details).toEqual([expect.objectContaining({ reason: 'CHARSET_UNSUPPORTED' })]);
+    }
+    const body = { userId: '1', courseId: '1', role: 'STUDENT' };
+    for (const contentType of ['application/json; charset=UTF-8', 'application/json;charset="utf-8"', 'Application/JSON; charset=utf8']) {
+      expect(parseCreateRequest({ ...json(body), contentType })).toEqual(body);
+    }
   });
   it.each([[[1]], ['str'], [null], [3]])('refuses a body that is not an object: %p', (body) => {
     expect(() => parseCreateRequest(json(body))).toThrow(/must be a JSON object/);

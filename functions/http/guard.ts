@@ -1,0 +1,280 @@
+// The front door of the function's HTTP server, ahead of the Functions Framework's Express app and its body
+// parsers (limit 1024mb, gzip inflated): names each request, refuses compressed and oversized bodies, times the
+// body's arrival, and reads the body itself so that nothing behind it reads an unbounded one.
+import { randomUUID } from 'node:crypto';
+import { subscribe } from 'node:diagnostics_channel';
+import { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import type { ApiError } from '../errors';
+import { errorFields, log, logRequest, traceFields } from '../logs';
+import { bodyCapFor, bodyTimedOut, bodyTooLarge, DEFAULT_BODY_TIMEOUT_MS, encodingUnsupported, refusal, routePath } from './body-limits';
+
+export interface GuardSettings {
+  bodyTimeoutMs: number;
+  /** For the trace fields of log lines. */
+  projectId: string | undefined;
+}
+
+/** Settings are asked for per request: the entry parses its configuration on the first request, not at import. */
+export type GuardSettingsSource = () => GuardSettings;
+
+type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
+
+// Headers must arrive within this; Node checks its request timeouts only every 30 s, so these are backstops.
+const HEADERS_TIMEOUT_MS = 20_000;
+// How long a refused request's connection stays half-open so that the client can read the answer.
+const LINGER_MS = 500;
+
+/** The request id the guard gave this request (it is on the response from the start). */
+export function requestIdOf(res: Pick<ServerResponse, 'getHeader'>): string | undefined {
+  const id = res.getHeader('x-request-id');
+  return typeof id === 'string' && id !== '' ? id : undefined;
+}
+
+function settingsFrom(source: GuardSettingsSource): GuardSettings {
+  try {
+    return source();
+  } catch {
+    // A bad configuration is answered 503 by the function itself; the guard keeps guarding meanwhile.
+    return { bodyTimeoutMs: DEFAULT_BODY_TIMEOUT_MS, projectId: undefined };
+  }
+}
+
+function isIdentity(contentEncoding: string | undefined): boolean {
+  if (contentEncoding === undefined) return true;
+  return contentEncoding.split(',').every((c) => ['', 'identity'].includes(c.trim().toLowerCase()));
+}
+
+/** As Express with `trust proxy` (the framework's setting) reports req.ip: the first X-Forwarded-For hop. */
+function remoteIp(req: IncomingMessage): string | undefined {
+  const forwarded = req.headers['x-forwarded-for'];
+  const first = (Array.isArray(forwarded) ? forwarded[0] : forwarded)?.split(',')[0]?.trim();
+  return first || req.socket.remoteAddress;
+}
+
+interface Refusal {
+  req: IncomingMessage;
+  res: ServerResponse;
+  requestId: string;
+  started: number;
+  settings: GuardSettings;
+  receivedBytes: number;
+}
+
+/** Answers a body-level refusal in Google's error JSON, ends the connection, and logs one line. Not audited. */
+function refuse(r: Refusal, err: ApiError, details: Record<string, unknown>): void {
+  const payload = JSON.stringify(err.toJSON());
+  if (!r.res.headersSent) answerThenClose(r.req, r.res, err.httpStatus, payload);
+  const reason = (err.body.details?.[0] as { reason?: string } | undefined)?.reason;
+  logRequest({
+    requestId: r.requestId,
+    method: r.req.method ?? '',
+    url: r.req.url ?? '',
+    status: err.httpStatus,
+    latencyMs: performance.now() - r.started,
+    outcome: 'rejected',
+    userAgent: r.req.headers['user-agent'],
+    remoteIp: remoteIp(r.req),
+    requestSize: r.receivedBytes,
+    responseSize: Buffer.byteLength(payload),
+    trace: traceFields(firstHeader(r.req.headers['x-cloud-trace-context']), r.settings.projectId),
+    details: { reason, ...details },
+  });
+}
+
+/**
+ * Sends the answer and ends the connection, the rest of the body unread. Closing at once would make the
+ * kernel reset the connection over unread bytes, and a client still sending could lose the answer with it.
+ * So, like Go's net/http: the whole answer goes out now (Content-Length marks its end), the connection stays
+ * open a moment for the client to read it, then closes. Meanwhile nothing is read: once a few KiB are
+ * buffered Node stops reading the socket, and TCP makes the sender wait.
+ */
+function answerThenClose(req: IncomingMessage, res: ServerResponse, httpStatus: number, payload: string): void {
+  res.writeHead(httpStatus, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(payload), Connection: 'close' });
+  res.write(payload);
+  req.pause();
+  const end = () => {
+    clearTimeout(linger);
+    res.end();
+  };
+  const linger = setTimeout(end, LINGER_MS);
+  req.socket.once('close', end);
+}
+
+function firstHeader(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v[0] : v;
+}
+
+/**
+ * One request: header checks, then the body read here against the route's cap and the body timer. Only a
+ * request whose whole body arrived in bounds reaches `next` (the framework's app), with `rawBody` set; the
+ * framework's body parsers then see a finished request and leave it alone.
+ */
+function admit(req: IncomingMessage, res: ServerResponse, source: GuardSettingsSource, next: RequestListener, expectsContinue: boolean): void {
+  const started = performance.now();
+  const requestId = randomUUID();
+  // Every answer carries these, the framework's own (404 for /favicon.ico) included.
+  res.setHeader('X-Request-Id', requestId);
+  res.setHeader('Cache-Control', 'no-store');
+  const settings = settingsFrom(source);
+  const r: Refusal = { req, res, requestId, started, settings, receivedBytes: 0 };
+
+  const encoding = req.headers['content-encoding'];
+  if (!isIdentity(encoding)) {
+    refuse(r, encodingUnsupported(encoding ?? ''), { contentEncoding: encoding?.slice(0, 64) });
+    return;
+  }
+  const cap = bodyCapFor(req.method, routePath(req.url));
+  const declared = req.headers['content-length'];
+  if (declared !== undefined && Number(declared) > cap) {
+    refuse(r, bodyTooLarge(cap), { declaredBytes: Number(declared) });
+    return;
+  }
+  const hasBody = declared !== undefined || req.headers['transfer-encoding'] !== undefined;
+  // Only now may a client that waits for 100 Continue send its body.
+  if (expectsContinue) res.writeContinue();
+
+  const chunks: Buffer[] = [];
+  let settled = false;
+  const settle = () => {
+    settled = true;
+    clearTimeout(timer);
+    req.off('data', onData);
+    req.off('end', onEnd);
+    req.off('error', onAbandoned);
+    req.off('close', onAbandoned);
+  };
+  const onData = (chunk: Buffer) => {
+    r.receivedBytes += chunk.length;
+    if (r.receivedBytes > cap) {
+      settle();
+      chunks.length = 0;
+      refuse(r, bodyTooLarge(cap), {});
+      return;
+    }
+    chunks.push(chunk);
+  };
+  const onEnd = () => {
+    settle();
+    if (hasBody) (req as IncomingMessage & { rawBody?: Buffer }).rawBody = Buffer.concat(chunks, r.receivedBytes);
+    next(req, res);
+  };
+  const onAbandoned = () => {
+    if (settled) return;
+    settle();
+    // Nobody to answer: the client closed the connection before its body was in.
+    logRequest({
+      requestId,
+      method: req.method ?? '',
+      url: req.url ?? '',
+      status: 499,
+      latencyMs: performance.now() - started,
+      outcome: 'cancelled',
+      remoteIp: remoteIp(req),
+      requestSize: r.receivedBytes,
+      details: { reason: 'CLIENT_CLOSED_REQUEST' },
+    });
+  };
+  const timer = setTimeout(() => {
+    if (settled) return;
+    settle();
+    chunks.length = 0;
+    refuse(r, bodyTimedOut(settings.bodyTimeoutMs), {});
+  }, settings.bodyTimeoutMs);
+  req.on('data', onData);
+  req.on('end', onEnd);
+  req.on('error', onAbandoned);
+  req.on('close', onAbandoned);
+}
+
+/** Node's own early answers (malformed HTTP, headers too large, a request too slow), in Google's error JSON. */
+function clientErrorAnswer(code: string | undefined): ApiError {
+  switch (code) {
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return refusal(408, 'DEADLINE_EXCEEDED', 'The request did not arrive within the time allowed.', 'REQUEST_TIMEOUT');
+    case 'HPE_HEADER_OVERFLOW':
+      return refusal(431, 'OUT_OF_RANGE', 'The request headers are too large.', 'HEADERS_TOO_LARGE');
+    default:
+      return refusal(400, 'INVALID_ARGUMENT', 'The request is not valid HTTP.', 'MALFORMED_REQUEST');
+  }
+}
+
+const REASON_PHRASE: Record<number, string> = { 400: 'Bad Request', 408: 'Request Timeout', 431: 'Request Header Fields Too Large' };
+
+// Node's documented pattern: the socket has no response object yet, so the answer is written raw.
+function onClientError(err: Error & { code?: string }, socket: Socket): void {
+  if (err.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const e = clientErrorAnswer(err.code);
+  const requestId = randomUUID();
+  const payload = JSON.stringify(e.toJSON());
+  socket.end(
+    `HTTP/1.1 ${e.httpStatus} ${REASON_PHRASE[e.httpStatus]}\r\n` +
+      `Content-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(payload)}\r\n` +
+      `X-Request-Id: ${requestId}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n${payload}`,
+  );
+  logRequest({
+    requestId,
+    method: '',
+    url: '',
+    status: e.httpStatus,
+    latencyMs: 0,
+    outcome: 'rejected',
+    remoteIp: socket.remoteAddress,
+    responseSize: Buffer.byteLength(payload),
+    details: { reason: (e.body.details?.[0] as { reason?: string }).reason, nodeError: err.code },
+  });
+}
+
+// The framework's server is the one whose request listener is an Express application; other servers in the
+// same process (the Classroom stand-in in tests) are left alone, and so is a server already guarded.
+function isExpressApp(listener: unknown): boolean {
+  const app = listener as { handle?: unknown; set?: unknown; use?: unknown };
+  return typeof listener === 'function' && typeof app.handle === 'function' && typeof app.set === 'function' && typeof app.use === 'function';
+}
+
+/**
+ * Puts the guard in front of `server`'s request listeners (public EventEmitter API: they are taken off and
+ * called by the guard). Returns false when the server is not the framework's or is already guarded.
+ */
+export function guardServer(server: Server, source: GuardSettingsSource): boolean {
+  const app = server.listeners('request') as RequestListener[];
+  if (app.length === 0 || !app.every(isExpressApp)) return false;
+  server.removeAllListeners('request');
+  const next: RequestListener = (req, res) => {
+    for (const listener of app) listener.call(server, req, res);
+  };
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => admit(req, res, source, next, false));
+  // With a listener here, Node sends no automatic 100 Continue: an oversized upload is refused unsent.
+  if (server.listenerCount('checkContinue') === 0) {
+    server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => admit(req, res, source, next, true));
+  }
+  if (server.listenerCount('clientError') === 0) server.on('clientError', onClientError);
+  server.headersTimeout = Math.min(server.headersTimeout || HEADERS_TIMEOUT_MS, HEADERS_TIMEOUT_MS);
+  server.requestTimeout = Math.min(server.requestTimeout || Infinity, server.headersTimeout + settingsFrom(source).bodyTimeoutMs);
+  return true;
+}
+
+let installed = false;
+
+/**
+ * Guards every framework server of this process from its first request on. Node publishes
+ * `http.server.request.start` (public diagnostics_channel) synchronously just before it emits 'request', so
+ * the first request is already guarded. Works for the framework's CLI and for `getTestServer` alike.
+ */
+export function installRequestGuard(source: GuardSettingsSource): void {
+  if (installed) return;
+  installed = true;
+  subscribe('http.server.request.start', (message) => {
+    const server = (message as { server?: unknown }).server;
+    if (!(server instanceof Server)) return;
+    try {
+      guardServer(server, source);
+    } catch (err) {
+      // A subscriber that throws crashes the process (the error is rethrown as uncaught).
+      log('ERROR', 'could not guard the HTTP server', errorFields(err));
+    }
+  });
+}
