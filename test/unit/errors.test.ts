@@ -1,7 +1,6 @@
 import { ApiError, canonicalForHttp, CANONICAL_HTTP, retryable, toApiError } from '../../functions/errors';
 import { upstreamError } from '../../functions/classroom';
 import { bodyErrorAnswer } from '../../functions/http/body-errors';
-import { callerFromAuthorization } from '../../functions/http/caller';
 
 describe('canonical codes', () => {
   it('map to HTTP as google/rpc/code.proto says', () => {
@@ -71,11 +70,4 @@ describe('unreadable bodies', () => {
   it('a fault without a client status is 503, never 500', () => {
     expect(bodyErrorAnswer(new Error('boom')).httpStatus).toBe(503);
   });
-});
-
-describe('caller identity', () => {
-  const token = (claims: object) => `Bearer e30.${Buffer.from(JSON.stringify(claims)).toString('base64url')}.sig`;
-  it('is the email of the ID token', () => expect(callerFromAuthorization(token({ email: 'sis@x.iam.gserviceaccount.com', sub: '1' }))).toBe('sis@x.iam.gserviceaccount.com'));
-  it('falls back to the subject', () => expect(callerFromAuthorization(token({ sub: '123' }))).toBe('123'));
-  it.each([undefined, '', 'Basic abc', 'Bearer not-a-jwt', 'Bearer a.%%%.c'])('is anonymous for %p', (h) => expect(callerFromAuthorization(h)).toBe('anonymous'));
 });
