@@ -47,7 +47,7 @@ function segment(token: string, i: 0 | 1): Record<string, unknown> | undefined {
 const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
 
 /** A claimed value made safe to keep and show: printable only, at most 256 UTF-16 units, never a split pair. */
-export function cleanClaim(v: unknown): string | undefined {
+function cleanClaim(v: unknown): string | undefined {
   if (typeof v !== 'string') return undefined;
   let s = v.slice(0, 4 * MAX_CLAIM_CHARS).replace(UNPRINTABLE, '').trim();
   if (s.length > MAX_CLAIM_CHARS) s = s.slice(0, /[\ud800-\udbff]/.test(s[MAX_CLAIM_CHARS - 1]!) ? MAX_CLAIM_CHARS - 1 : MAX_CLAIM_CHARS);
