@@ -22,8 +22,10 @@ export type Outcome =
 export interface RequestContext {
   requestId: string;
   source: Source;
-  /** Who called: the identity from the Google-signed token, or `anonymous`. */
+  /** Who called, as verified: an identity from a token the function verified, `webhook:<secretId>`, or `unverified`. */
   caller: string;
+  /** What an unverified token claimed (bounded, control characters removed): evidence, never an identity. */
+  claimedCaller?: string;
   /** Set for webhook deliveries. */
   webhookId?: string;
 }
@@ -48,6 +50,7 @@ export interface AuditEvent extends AuditFields {
   requestId: string;
   source: Source;
   caller: string;
+  claimedCaller?: string;
   webhookId?: string;
   courseId: string | null;
   userId: string | null;
@@ -76,6 +79,7 @@ export function auditEvent(
     pairKey: pair.pairKey,
     ...definedOnly(fields),
   };
+  if (ctx.claimedCaller) event.claimedCaller = ctx.claimedCaller;
   if (ctx.webhookId) event.webhookId = ctx.webhookId;
   return event;
 }

@@ -41,9 +41,12 @@ export interface Config {
   allowedEmailDomains: string[];
   /** Enrollments of one delivery processed at once. */
   webhookConcurrency: number;
-  /** When set, /v1/invitations verifies the caller's Google ID token for this audience in the function too. */
+  /**
+   * Set together with allowedCallers, or neither is: when set, /v1/invitations verifies the caller's Google ID
+   * token for this audience in the function. Unset, the function trusts Cloud Run IAM and verifies nothing.
+   */
   callerAudience: string | undefined;
-  /** When set, only these callers (token emails) may use /v1/invitations. */
+  /** The only identities (lower-case verified emails, or numeric subjects) /v1/invitations lets through. */
   allowedCallers: string[];
   /** Mask email addresses in log lines. */
   logRedactEmails: boolean;
@@ -128,6 +131,25 @@ function parseSecrets(v: string | undefined): string[] {
   return secrets;
 }
 
+// Either half alone would look like protection and be none: an allow-list over identities nobody verified
+// (any forged token names an allowed email), or a verified audience any Google account can mint tokens for.
+export const CALLER_SETTINGS_TOGETHER =
+  'CALLER_AUDIENCE and ALLOWED_CALLERS must be set together (the function then verifies callers itself) or both left unset (Cloud Run IAM verifies them)';
+
+function parseCallers(audience: string | undefined, allowedCallers: string | undefined): { callerAudience: string | undefined; allowedCallers: string[] } {
+  const callerAudience = audience?.trim() || undefined;
+  const allowed = list(allowedCallers).map((c) => c.toLowerCase());
+  for (const c of allowed) {
+    // A Google account's email (the characters Google allows in one) or its numeric subject: anything else,
+    // a wildcard above all, would silently match nobody.
+    if (!/^[a-z0-9._%+'-]+@[a-z0-9-]+(\.[a-z0-9-]+)+$/.test(c) && !/^\d{1,64}$/.test(c)) {
+      throw new ConfigError(`ALLOWED_CALLERS: ${JSON.stringify(c.slice(0, 64))} is neither an email address nor a numeric account id (no wildcards)`);
+    }
+  }
+  if ((callerAudience === undefined) !== (allowed.length === 0)) throw new ConfigError(CALLER_SETTINGS_TOGETHER);
+  return { callerAudience, allowedCallers: allowed };
+}
+
 export function parseConfig(env: Record<string, string | undefined> = process.env): Config {
   const parsed = EnvSchema.safeParse(env);
   if (!parsed.success) {
@@ -167,8 +189,7 @@ export function parseConfig(env: Record<string, string | undefined> = process.en
     courseAliasPrefix: e.COURSE_ALIAS_PREFIX ?? 'd:',
     allowedEmailDomains: list(e.ALLOWED_EMAIL_DOMAINS).map((d) => d.toLowerCase().replace(/^@/, '')),
     webhookConcurrency: e.WEBHOOK_CONCURRENCY,
-    callerAudience: e.CALLER_AUDIENCE?.trim() || undefined,
-    allowedCallers: list(e.ALLOWED_CALLERS).map((c) => c.toLowerCase()),
+    ...parseCallers(e.CALLER_AUDIENCE, e.ALLOWED_CALLERS),
     logRedactEmails: e.LOG_REDACT_EMAILS === 'true',
     ledgerRecheckAfterMs: e.LEDGER_RECHECK_AFTER,
     bodyTimeoutMs: e.BODY_TIMEOUT_MS,

@@ -12,6 +12,10 @@ const run = promisify(execFile);
 let t: TestGateway;
 const course = 'd:audit-history';
 const user = 'ada.audit@school.example';
+// What an unauthenticated request can put into the trail (an invalid request is audited as sent).
+const hostileCourse = 'd:audit-hostile';
+const formula = '=HYPERLINK("http://evil","x")';
+const escapes = '\x1b[31mred\x1b]0;owned\x07\u009b2J\u202eevil';
 
 async function audit(...args: string[]): Promise<string> {
   const { stdout } = await run(process.execPath, [join(ROOT, 'lib/tools/audit.js'), '--prefix', t.config.collectionPrefix, ...args], {
@@ -28,6 +32,8 @@ beforeAll(async () => {
   await post({ courseId: course, userId: user, role: 'TEACHER' }).expect(409); // conflict
   await post({ courseId: course, userId: user, role: 'PRINCIPAL' }).expect(400); // rejected
   await post({ courseId: course, userId: 'unknown-other@school.example', role: 'STUDENT' }).expect(404); // another user
+  await post({ courseId: hostileCourse, userId: formula, role: 'STUDENT' }).expect(400);
+  await post({ courseId: hostileCourse, userId: escapes, role: 'STUDENT' }).expect(400);
 });
 afterAll(() => t.close());
 
@@ -65,4 +71,27 @@ it('parses its arguments strictly', () => {
   expect(parseArgs(['--since', '7d', '--limit', '5'], {}, now)).toMatchObject({ since: new Date('2026-11-19T12:00:00Z'), limit: 5 });
   expect(() => parseArgs(['--bogus'], {})).toThrow(/unknown argument/);
   expect(() => parseArgs(['--since', 'yesterday'], {})).toThrow(/--since/);
+});
+
+describe('what an attacker put into the trail cannot act on the reader', () => {
+  it('--csv defuses formulas with a leading quote, carries no control character, and leaves real numbers plain', async () => {
+    const csv = await audit('--course', hostileCourse, '--csv');
+    expect(csv).toContain(`"'=HYPERLINK(""http://evil"",""x"")"`);
+    expect(csv).not.toMatch(/(^|,)"?=/m);
+    expect(csv).toMatch(/,400,/);
+    expect(csv).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202e]/);
+  });
+
+  it('the table shows control characters as text, so that no escape sequence reaches the terminal', async () => {
+    const out = await audit('--course', hostileCourse);
+    expect(out).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202e]/);
+    expect(out).toContain('\\x1b[31mred');
+  });
+
+  it('--json stays exact: the same strings come back, with no raw control character on the way', async () => {
+    const out = await audit('--course', hostileCourse, '--json');
+    expect(out).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202e]/);
+    const rows = JSON.parse(out) as { userId: string }[];
+    expect(new Set(rows.map((r) => r.userId))).toEqual(new Set([formula, escapes]));
+  });
 });

@@ -1,6 +1,7 @@
 // `npm run audit -- --course <id> --user <email> [--since 7d|<ISO>] [--outcome failed,rejected] [--limit 50] [--json|--csv]`
 // Answers "why wasn't this student invited?" from the audit trail, newest first. Against the emulator when
 // FIRESTORE_EMULATOR_HOST is set, else against GOOGLE_CLOUD_PROJECT with Application Default Credentials.
+// The trail holds what unauthenticated requests sent: nothing in it may act on a terminal or a spreadsheet.
 import { Firestore, Timestamp } from '@google-cloud/firestore';
 import type { Query } from '@google-cloud/firestore';
 import { AUDIT_COLLECTION } from '../functions/ledger';
@@ -53,7 +54,7 @@ function parseSince(v: string, now: Date): Date {
 
 export type Row = Record<string, string | number | null>;
 
-const COLUMNS = ['at', 'outcome', 'httpStatus', 'source', 'courseId', 'userId', 'role', 'invitationId', 'upstreamStatus', 'detail', 'caller', 'requestId'] as const;
+const COLUMNS = ['at', 'outcome', 'httpStatus', 'source', 'courseId', 'userId', 'role', 'invitationId', 'upstreamStatus', 'detail', 'caller', 'claimedCaller', 'requestId'] as const;
 
 export async function runQuery(db: Firestore, q: AuditQuery): Promise<Row[]> {
   let query: Query = db.collection(q.prefix + AUDIT_COLLECTION);
@@ -78,22 +79,49 @@ export async function runQuery(db: Firestore, q: AuditQuery): Promise<Row[]> {
       upstreamStatus: e.upstreamStatus ?? null,
       detail,
       caller: e.caller ?? null,
+      claimedCaller: e.claimedCaller ?? null,
       requestId: e.requestId ?? d.id,
     };
   });
 }
 
-const csvCell = (v: unknown) => {
-  const s = v === null || v === undefined ? '' : String(v);
-  return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-};
+// C0 (ESC starts every terminal escape), DEL, C1 (U+009B is a one-character CSI), and bidirectional overrides
+// (text that displays other than it reads). Shown as \xHH or \u{HHHH}: the reader sees that something was sent.
+const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+
+export function printable(s: string): string {
+  return s.replace(UNPRINTABLE, (c) => {
+    const code = c.charCodeAt(0);
+    return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u{${code.toString(16)}}`;
+  });
+}
+
+// What spreadsheets read as a formula (OWASP, CSV injection), full-width forms included (Excel in CJK locales).
+const FORMULA_START = /^[=+\-@\t\r\uff1d\uff0b\uff0d\uff20]/;
+
+/** One CSV cell: real numbers as they are; text printable, defused with a leading ' if a spreadsheet would evaluate it. */
+export function csvCell(v: unknown): string {
+  if (typeof v === 'number' && Number.isFinite(v)) return String(v);
+  let s = v === null || v === undefined ? '' : printable(String(v));
+  if (FORMULA_START.test(s)) s = `'${s}`;
+  // `;` too: Excel splits on it in locales where it is the list separator.
+  return /[",;]|^\s|\s$/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+// JSON.stringify escapes C0 in strings but leaves these raw; outside strings JSON is ASCII, so escaping them
+// everywhere keeps the output exact JSON that parses to the same values.
+const RAW_IN_JSON = /[\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+
+function safeJson(rows: Row[]): string {
+  return JSON.stringify(rows, null, 2).replace(RAW_IN_JSON, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
 
 export function format(rows: Row[], how: AuditQuery['format']): string {
-  if (how === 'json') return JSON.stringify(rows, null, 2);
+  if (how === 'json') return safeJson(rows);
   if (how === 'csv') return [COLUMNS.join(','), ...rows.map((r) => COLUMNS.map((c) => csvCell(r[c])).join(','))].join('\n');
   if (rows.length === 0) return 'No audit events match.';
   const shown = ['at', 'outcome', 'httpStatus', 'source', 'courseId', 'userId', 'role', 'invitationId', 'upstreamStatus', 'detail'] as const;
-  const cells = rows.map((r) => shown.map((c) => (r[c] === null ? '' : String(r[c]))));
+  const cells = rows.map((r) => shown.map((c) => (r[c] === null || r[c] === undefined ? '' : printable(String(r[c])))));
   const widths = shown.map((c, i) => Math.min(60, Math.max(c.length, ...cells.map((row) => row[i]!.length))));
   const line = (vals: readonly string[]) => vals.map((v, i) => v.slice(0, widths[i]).padEnd(widths[i]!)).join('  ').trimEnd();
   return [line(shown), line(widths.map((w) => '-'.repeat(w))), ...cells.map(line)].join('\n');

@@ -1,5 +1,6 @@
 // Standard Webhooks verification (the `standardwebhooks` library) over the raw body, trying each configured
-// secret in turn so that a rotation never drops a delivery. The library enforces a 5-minute tolerance both ways.
+// secret in turn so that a rotation never drops a delivery. The library enforces a 5-minute tolerance both ways;
+// the timestamp's form is checked here first, since the library's parseInt reads `1764000000abc` as a number.
 import { createHash } from 'node:crypto';
 import { Webhook, WebhookVerificationError } from 'standardwebhooks';
 
@@ -11,7 +12,7 @@ export interface SignatureHeaders {
 
 export type Verification =
   | { ok: true; webhookId: string; secretId: string }
-  | { ok: false; reason: 'NOT_CONFIGURED' | 'MISSING_HEADERS' | 'STALE_TIMESTAMP' | 'FUTURE_TIMESTAMP' | 'BAD_SIGNATURE'; message: string };
+  | { ok: false; reason: 'NOT_CONFIGURED' | 'MISSING_HEADERS' | 'INVALID_TIMESTAMP' | 'STALE_TIMESTAMP' | 'FUTURE_TIMESTAMP' | 'BAD_SIGNATURE'; message: string };
 
 /** A short, non-secret name of a secret for audits and logs (which key of a rotation signed). */
 export function secretId(secret: string): string {
@@ -32,6 +33,10 @@ export class SignatureVerifier {
     const signature = headers['webhook-signature'];
     if (!id || !timestamp || !signature) {
       return { ok: false, reason: 'MISSING_HEADERS', message: 'The webhook-id, webhook-timestamp and webhook-signature headers are required.' };
+    }
+    // Whole seconds since the epoch, digits only: anything else is not what the sender signed.
+    if (!/^[0-9]{1,12}$/.test(timestamp)) {
+      return { ok: false, reason: 'INVALID_TIMESTAMP', message: 'The webhook-timestamp header must be whole seconds since the epoch (digits only).' };
     }
     const h = { 'webhook-id': id, 'webhook-timestamp': timestamp, 'webhook-signature': signature };
     let last: unknown;

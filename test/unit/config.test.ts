@@ -30,3 +30,19 @@ describe('configuration', () => {
     expect(parseConfig({ CLASSROOM_SUBJECT: ' admin@district.example ' }).classroomSubject).toBe('admin@district.example');
   });
 });
+
+describe('caller verification settings', () => {
+  const audience = 'https://invitations-abc-uc.a.run.app';
+  it.each([
+    ['ALLOWED_CALLERS without CALLER_AUDIENCE (an allow-list over identities nobody verified)', { ALLOWED_CALLERS: 'sis@x.iam.gserviceaccount.com' }],
+    ['CALLER_AUDIENCE without ALLOWED_CALLERS (any Google account would pass)', { CALLER_AUDIENCE: audience }],
+    ['ALLOWED_CALLERS with a blank CALLER_AUDIENCE', { ALLOWED_CALLERS: 'sis@x.iam.gserviceaccount.com', CALLER_AUDIENCE: '  ' }],
+    ['CALLER_AUDIENCE with an ALLOWED_CALLERS of separators only', { CALLER_AUDIENCE: audience, ALLOWED_CALLERS: ' , ' }],
+  ])('%s is a configuration error naming both variables', (_name, env) => {
+    expect(() => parseConfig(env)).toThrow(ConfigError);
+    expect(() => parseConfig(env)).toThrow(/CALLER_AUDIENCE.*ALLOWED_CALLERS/);
+  });
+  it.each(['*@district.example', 'district.example', 'sis'])('an allowed caller %p that no verified identity could ever be is refused', (entry) => {
+    expect(() => parseConfig({ CALLER_AUDIENCE: audience, ALLOWED_CALLERS: entry })).toThrow(/ALLOWED_CALLERS/);
+  });
+});

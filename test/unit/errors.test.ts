@@ -1,6 +1,5 @@
 import { ApiError, canonicalForHttp, CANONICAL_HTTP, retryable, toApiError } from '../../functions/errors';
 import { upstreamError } from '../../functions/classroom';
-import { callerFromAuthorization } from '../../functions/http/caller';
 
 describe('canonical codes', () => {
   it('map to HTTP as google/rpc/code.proto says', () => {
@@ -57,11 +56,4 @@ describe('unexpected failures', () => {
     expect(e.body.details).toContainEqual({ '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: '2s' });
     expect(e).toBeInstanceOf(ApiError);
   });
-});
-
-describe('caller identity', () => {
-  const token = (claims: object) => `Bearer e30.${Buffer.from(JSON.stringify(claims)).toString('base64url')}.sig`;
-  it('is the email of the ID token', () => expect(callerFromAuthorization(token({ email: 'sis@x.iam.gserviceaccount.com', sub: '1' }))).toBe('sis@x.iam.gserviceaccount.com'));
-  it('falls back to the subject', () => expect(callerFromAuthorization(token({ sub: '123' }))).toBe('123'));
-  it.each([undefined, '', 'Basic abc', 'Bearer not-a-jwt', 'Bearer a.%%%.c'])('is anonymous for %p', (h) => expect(callerFromAuthorization(h)).toBe('anonymous'));
 });
