@@ -1,5 +1,6 @@
 // Configuration, parsed once from an injectable environment (tests pass their own; nothing reads process.env later).
 import { z } from 'zod';
+import type { CircuitSettings } from './circuit';
 import { DEFAULT_BODY_TIMEOUT_MS } from './http/body-limits';
 import { DEFAULT_RETRY_POLICY, RetryPolicy } from './retry';
 
@@ -30,6 +31,8 @@ export interface Config {
   /** Time allowed for a whole request, retries included; the caller gets an answer within it. */
   requestDeadlineMs: number;
   retryPolicy: RetryPolicy;
+  /** The per-instance circuit breaker in front of Classroom (functions/circuit.ts). */
+  circuit: CircuitSettings;
   /** Ledger entries and idempotency keys carry `expireAt` = now + these (for Firestore TTL policies). */
   ledgerTtlMs: number;
   idempotencyKeyTtlMs: number;
@@ -91,6 +94,9 @@ const EnvSchema = z.object({
   RETRY_MAX_ATTEMPTS: intFrom('RETRY_MAX_ATTEMPTS', DEFAULT_RETRY_POLICY.maxAttempts, 1, 20),
   RETRY_INITIAL_BACKOFF_MS: intFrom('RETRY_INITIAL_BACKOFF_MS', DEFAULT_RETRY_POLICY.initialBackoffMs, 1, 60_000),
   RETRY_MAX_BACKOFF_MS: intFrom('RETRY_MAX_BACKOFF_MS', DEFAULT_RETRY_POLICY.maxBackoffMs, 1, 300_000),
+  CIRCUIT_FAILURE_THRESHOLD: intFrom('CIRCUIT_FAILURE_THRESHOLD', 5, 0, 1000),
+  CIRCUIT_OPEN_SECONDS: intFrom('CIRCUIT_OPEN_SECONDS', 10, 1, 3600),
+  CIRCUIT_MAX_OPEN_SECONDS: intFrom('CIRCUIT_MAX_OPEN_SECONDS', 60, 1, 3600),
   LEDGER_TTL_DAYS: intFrom('LEDGER_TTL_DAYS', 400, 1, 3650),
   IDEMPOTENCY_KEY_TTL_HOURS: intFrom('IDEMPOTENCY_KEY_TTL_HOURS', 24, 1, 24 * 30),
   WEBHOOK_SECRETS: z.string().optional(),
@@ -182,6 +188,11 @@ export function parseConfig(env: Record<string, string | undefined> = process.en
       initialBackoffMs: e.RETRY_INITIAL_BACKOFF_MS,
       maxBackoffMs: Math.max(e.RETRY_MAX_BACKOFF_MS, e.RETRY_INITIAL_BACKOFF_MS),
       multiplier: DEFAULT_RETRY_POLICY.multiplier,
+    },
+    circuit: {
+      failureThreshold: e.CIRCUIT_FAILURE_THRESHOLD,
+      openMs: e.CIRCUIT_OPEN_SECONDS * 1000,
+      maxOpenMs: Math.max(e.CIRCUIT_MAX_OPEN_SECONDS, e.CIRCUIT_OPEN_SECONDS) * 1000,
     },
     ledgerTtlMs: e.LEDGER_TTL_DAYS * 86_400_000,
     idempotencyKeyTtlMs: e.IDEMPOTENCY_KEY_TTL_HOURS * 3_600_000,

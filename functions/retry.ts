@@ -1,7 +1,9 @@
 // Retries of Classroom calls: truncated exponential backoff with full jitter, inside a per-request deadline.
 // Retried: 429 RESOURCE_EXHAUSTED, 5xx (INTERNAL, UNKNOWN, UNAVAILABLE, DEADLINE_EXCEEDED) and network
 // errors, as Classroom's troubleshooting guide advises. Never retried: ALREADY_EXISTS, FAILED_PRECONDITION,
-// PERMISSION_DENIED, NOT_FOUND, INVALID_ARGUMENT, UNAUTHENTICATED (AIP-194), nor the daily invitation quota.
+// PERMISSION_DENIED, NOT_FOUND, INVALID_ARGUMENT, UNAUTHENTICATED (AIP-194), nor the daily invitation quota,
+// nor the refusal of an open circuit breaker.
+import { isCircuitOpenError } from './circuit';
 import { ApiError } from './errors';
 
 export interface RetryPolicy {
@@ -23,6 +25,8 @@ const DAILY_QUOTA = '@UserInvitationQuotaExhausted ';
 
 export function isRetryable(err: ApiError): boolean {
   if (err.body.message.startsWith(DAILY_QUOTA)) return false;
+  // The breaker already knows Classroom is down: a retry would only sleep and be refused again.
+  if (isCircuitOpenError(err)) return false;
   return RETRYABLE_STATUSES.has(err.status);
 }
 

@@ -1,5 +1,6 @@
 // Builds the production object graph from configuration, once per instance.
 import { Firestore } from '@google-cloud/firestore';
+import { withCircuitBreaker } from './circuit';
 import { createClassroomInvitations } from './classroom';
 import type { Config } from './config';
 import { InvitationGateway } from './gateway';
@@ -15,7 +16,7 @@ export function createRuntimeHandler(config: Config): Handler {
   const db = new Firestore({ ...(config.projectId ? { projectId: config.projectId } : {}), ignoreUndefinedProperties: true });
   const ledger = new Ledger(db, config.collectionPrefix, config.leaseMs, config.ledgerTtlMs);
   const keys = new IdempotencyKeys(db, config.collectionPrefix, config.leaseMs, config.idempotencyKeyTtlMs);
-  const gateway = new InvitationGateway(config, ledger, createClassroomInvitations(config), keys);
+  const gateway = new InvitationGateway(config, ledger, withCircuitBreaker(createClassroomInvitations(config), config.circuit), keys);
   const deliveries = new IdempotencyKeys(db, config.collectionPrefix, config.leaseMs, config.idempotencyKeyTtlMs, Date.now, WEBHOOK_DELIVERIES_COLLECTION);
   const webhooks = new WebhookProcessor(config, gateway, ledger, deliveries);
   const callers = new CallerVerifier(config.callerAudience, config.allowedCallers);

@@ -13,6 +13,9 @@ beforeAll(async () => {
     RETRY_INITIAL_BACKOFF_MS: '20',
     RETRY_MAX_BACKOFF_MS: '100',
     INFLIGHT_WAIT_MS: '1000',
+    // Each test here is about one request's retries; the breaker, which spans requests and would stay open
+    // from one test into the next, has its own suite (circuit.emulator.test.ts).
+    CIRCUIT_FAILURE_THRESHOLD: '0',
   });
 });
 afterAll(() => t.close());

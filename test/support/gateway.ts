@@ -5,6 +5,7 @@ import type { Server } from 'node:http';
 import { http } from '@google-cloud/functions-framework';
 import { getTestServer } from '@google-cloud/functions-framework/testing';
 import type { Firestore } from '@google-cloud/firestore';
+import { withCircuitBreaker } from '../../functions/circuit';
 import { createClassroomInvitations, ClassroomInvitations } from '../../functions/classroom';
 import { Config, parseConfig } from '../../functions/config';
 import { InvitationGateway } from '../../functions/gateway';
@@ -47,7 +48,7 @@ export async function startTestGateway(name: string, env: Record<string, string>
   });
   const db = newFirestore();
   const ledger = new Ledger(db, config.collectionPrefix, config.leaseMs, config.ledgerTtlMs);
-  const classroom = createClassroomInvitations(config);
+  const classroom = withCircuitBreaker(createClassroomInvitations(config), config.circuit);
   const keys = new IdempotencyKeys(db, config.collectionPrefix, config.leaseMs, config.idempotencyKeyTtlMs);
   const gateway = new InvitationGateway(config, ledger, classroom, keys);
   const deliveries = new IdempotencyKeys(db, config.collectionPrefix, config.leaseMs, config.idempotencyKeyTtlMs, Date.now, WEBHOOK_DELIVERIES_COLLECTION);

@@ -23,8 +23,18 @@ describe('configuration', () => {
     ['INFLIGHT_WAIT_MS', 'soon'],
     ['COLLECTION_PREFIX', 'a/b'],
     ['CLASSROOM_ROOT_URL', 'not a url'],
+    ['CIRCUIT_FAILURE_THRESHOLD', '-1'],
+    ['CIRCUIT_FAILURE_THRESHOLD', '2.5'],
+    ['CIRCUIT_OPEN_SECONDS', '0'],
+    ['CIRCUIT_MAX_OPEN_SECONDS', '3601'],
   ])('refuses %s=%s with a clear message', (name, value) => {
     expect(() => parseConfig({ [name]: value })).toThrow(new RegExp(name));
+  });
+  it('the circuit breaker opens after 5 consecutive failures, for 10 s doubling up to 60 s, unless told otherwise', () => {
+    expect(parseConfig({}).circuit).toEqual({ failureThreshold: 5, openMs: 10_000, maxOpenMs: 60_000 });
+    expect(parseConfig({ CIRCUIT_FAILURE_THRESHOLD: '0' }).circuit.failureThreshold).toBe(0);
+    // The cap never undercuts the first interval.
+    expect(parseConfig({ CIRCUIT_OPEN_SECONDS: '120' }).circuit).toMatchObject({ openMs: 120_000, maxOpenMs: 120_000 });
   });
   it('reads the subject for domain-wide delegation', () => {
     expect(parseConfig({ CLASSROOM_SUBJECT: ' admin@district.example ' }).classroomSubject).toBe('admin@district.example');

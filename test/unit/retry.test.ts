@@ -1,4 +1,5 @@
-import { ApiError, gatewayError } from '../../functions/errors';
+import { CIRCUIT_OPEN_REASON } from '../../functions/circuit';
+import { ApiError, errorInfo, gatewayError, retryable } from '../../functions/errors';
 import { DEFAULT_RETRY_POLICY, isRetryable, RetryEnv, withRetries } from '../../functions/retry';
 
 /** A clock that only moves when the code under test sleeps. */
@@ -46,6 +47,11 @@ describe('what is retried', () => {
   });
   it('a timeout of ours is retried (a repeat create is reconciled through ALREADY_EXISTS)', () => {
     expect(isRetryable(gatewayError('DEADLINE_EXCEEDED', 'late'))).toBe(true);
+  });
+  it("the refusal of an open circuit breaker is not retried: known by the gateway's own ErrorInfo, never by Classroom's", () => {
+    expect(isRetryable(retryable('UNAVAILABLE', 'any wording', 10, CIRCUIT_OPEN_REASON))).toBe(false);
+    const body = { code: 503, message: 'x', status: 'UNAVAILABLE', details: [errorInfo(CIRCUIT_OPEN_REASON)] };
+    expect(isRetryable(new ApiError({ httpStatus: 503, body, upstream: true }))).toBe(true);
   });
 });
 
@@ -95,6 +101,14 @@ describe('backoff', () => {
     expect(env.now()).toBeLessThanOrEqual(600);
     expect(timeouts[0]).toBe(600);
     expect(timeouts[1]).toBe(350);
+  });
+  it('a call refused by the open circuit ends the retries at once, without sleeping', async () => {
+    const env = fakeEnv();
+    const fn = failing([upstream(503, 'UNAVAILABLE'), retryable('UNAVAILABLE', 'paused', 10, CIRCUIT_OPEN_REASON), upstream(503, 'UNAVAILABLE')]);
+    const r = await run(fn, env);
+    expect(fn).toHaveBeenCalledTimes(2);
+    expect(env.sleeps).toEqual([250]);
+    expect(r.error?.headers['Retry-After']).toBe('10');
   });
   it('a non-retryable error ends at once', async () => {
     const env = fakeEnv();
