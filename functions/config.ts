@@ -1,5 +1,6 @@
 // Configuration, parsed once from an injectable environment (tests pass their own; nothing reads process.env later).
 import { z } from 'zod';
+import type { RefusalAuditSettings } from './refusal-audit';
 import { DEFAULT_RETRY_POLICY, RetryPolicy } from './retry';
 
 export class ConfigError extends Error {
@@ -48,6 +49,8 @@ export interface Config {
   logRedactEmails: boolean;
   /** A replay older than this asks Classroom whether the invitation still exists. */
   ledgerRecheckAfterMs: number;
+  /** Refused webhook deliveries: audit events per second and burst per instance, and their retention. */
+  refusalAudit: RefusalAuditSettings;
 }
 
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
@@ -106,6 +109,9 @@ const EnvSchema = z.object({
       const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[(m[2] ?? 's') as 'ms' | 's' | 'm' | 'h' | 'd'];
       return Number(m[1]) * unit;
     }),
+  REFUSAL_AUDIT_TTL_DAYS: intFrom('REFUSAL_AUDIT_TTL_DAYS', 30, 1, 3650),
+  REFUSAL_AUDIT_PER_SECOND: intFrom('REFUSAL_AUDIT_PER_SECOND', 5, 1, 1000),
+  REFUSAL_AUDIT_BURST: intFrom('REFUSAL_AUDIT_BURST', 20, 1, 10_000),
   LOG_REDACT_EMAILS: z.enum(['true', 'false', ''], { error: 'LOG_REDACT_EMAILS must be true or false' }).optional(),
 });
 
@@ -167,5 +173,10 @@ export function parseConfig(env: Record<string, string | undefined> = process.en
     allowedCallers: list(e.ALLOWED_CALLERS).map((c) => c.toLowerCase()),
     logRedactEmails: e.LOG_REDACT_EMAILS === 'true',
     ledgerRecheckAfterMs: e.LEDGER_RECHECK_AFTER,
+    refusalAudit: {
+      perSecond: e.REFUSAL_AUDIT_PER_SECOND,
+      burst: e.REFUSAL_AUDIT_BURST,
+      ttlMs: e.REFUSAL_AUDIT_TTL_DAYS * 86_400_000,
+    },
   };
 }
