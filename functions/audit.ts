@@ -1,6 +1,8 @@
 // Audit events: one document per decision in the `audit` collection, keyed by request id.
 // A request that reserves a pair writes its event as `pending` in the same commit as the reservation and
 // completes it once with the outcome; every other request writes its final event in one create.
+// Refusals carry `expireAt` (see refusal-audit.ts); decisions carry none and are kept.
+import { createHash } from 'node:crypto';
 
 export type Source = 'http' | 'webhook';
 
@@ -26,8 +28,16 @@ export interface RequestContext {
   caller: string;
   /** What an unverified token claimed (bounded, control characters removed): evidence, never an identity. */
   claimedCaller?: string;
-  /** Set for webhook deliveries. */
+  /** Set for webhook deliveries (bounded: see boundedId). */
   webhookId?: string;
+  /** Set when a delivery re-runs because its webhook-id came again with another body. */
+  webhookIdReuse?: WebhookIdReuse;
+}
+
+/** Short body fingerprints (`sha256:<16 hex>`) of a webhook-id's previous and current delivery. */
+export interface WebhookIdReuse {
+  previousBody: string;
+  body: string;
 }
 
 export interface AuditFields {
@@ -44,6 +54,14 @@ export interface AuditFields {
   reason?: string;
   /** The invitation a replacement or withdrawal deleted. */
   replacedInvitationId?: string;
+  /** Refusals only: when Firestore's TTL policy may delete the event. */
+  expireAt?: Date;
+  /** A summary of refusals that were counted, not written one by one (refusal-audit.ts). */
+  suppressedCount?: number;
+  /** `"<httpStatus> <reason>"` → count, for the same summary. */
+  suppressedByKind?: Record<string, number>;
+  suppressedFrom?: Date;
+  suppressedUntil?: Date;
 }
 
 export interface AuditEvent extends AuditFields {
@@ -52,6 +70,7 @@ export interface AuditEvent extends AuditFields {
   caller: string;
   claimedCaller?: string;
   webhookId?: string;
+  webhookIdReuse?: WebhookIdReuse;
   courseId: string | null;
   userId: string | null;
   role: string | null;
@@ -81,7 +100,22 @@ export function auditEvent(
   };
   if (ctx.claimedCaller) event.claimedCaller = ctx.claimedCaller;
   if (ctx.webhookId) event.webhookId = ctx.webhookId;
+  if (ctx.webhookIdReuse) event.webhookIdReuse = ctx.webhookIdReuse;
   return event;
+}
+
+/** `sha256:` + the first 16 hex digits: enough to tell values apart in an audit, short enough to keep. */
+export function shortHash(v: string | Buffer): string {
+  return 'sha256:' + createHash('sha256').update(v).digest('hex').slice(0, 16);
+}
+
+/**
+ * A sender-chosen identifier (e.g. a webhook-id) as the audit keeps it: as sent when it is 1 to `max`
+ * printable ASCII characters, else its short hash, so that no request can make an audit event large.
+ */
+export function boundedId(v: string | undefined, max: number): string | undefined {
+  if (v === undefined || v === '') return undefined;
+  return v.length <= max && /^[\x21-\x7e]+$/.test(v) ? v : shortHash(v);
 }
 
 /** Firestore refuses `undefined` values; leave such fields out. */

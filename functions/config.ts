@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import type { CircuitSettings } from './circuit';
 import { DEFAULT_BODY_TIMEOUT_MS } from './http/body-limits';
+import type { RefusalAuditSettings } from './refusal-audit';
 import { DEFAULT_RETRY_POLICY, RetryPolicy } from './retry';
 
 export class ConfigError extends Error {
@@ -57,6 +58,8 @@ export interface Config {
   ledgerRecheckAfterMs: number;
   /** Time for a request body to arrive once its headers are in; after it, 408. */
   bodyTimeoutMs: number;
+  /** Refused webhook deliveries: audit events per second and burst per instance, and their retention. */
+  refusalAudit: RefusalAuditSettings;
 }
 
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
@@ -119,6 +122,9 @@ const EnvSchema = z.object({
       return Number(m[1]) * unit;
     }),
   BODY_TIMEOUT_MS: intFrom('BODY_TIMEOUT_MS', DEFAULT_BODY_TIMEOUT_MS, 100, 120_000),
+  REFUSAL_AUDIT_TTL_DAYS: intFrom('REFUSAL_AUDIT_TTL_DAYS', 30, 1, 3650),
+  REFUSAL_AUDIT_PER_SECOND: intFrom('REFUSAL_AUDIT_PER_SECOND', 5, 1, 1000),
+  REFUSAL_AUDIT_BURST: intFrom('REFUSAL_AUDIT_BURST', 20, 1, 10_000),
   LOG_REDACT_EMAILS: z.enum(['true', 'false', ''], { error: 'LOG_REDACT_EMAILS must be true or false' }).optional(),
 });
 
@@ -204,5 +210,10 @@ export function parseConfig(env: Record<string, string | undefined> = process.en
     logRedactEmails: e.LOG_REDACT_EMAILS === 'true',
     ledgerRecheckAfterMs: e.LEDGER_RECHECK_AFTER,
     bodyTimeoutMs: e.BODY_TIMEOUT_MS,
+    refusalAudit: {
+      perSecond: e.REFUSAL_AUDIT_PER_SECOND,
+      burst: e.REFUSAL_AUDIT_BURST,
+      ttlMs: e.REFUSAL_AUDIT_TTL_DAYS * 86_400_000,
+    },
   };
 }

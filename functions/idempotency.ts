@@ -1,6 +1,7 @@
 // Idempotency-Key (draft-ietf-httpapi-idempotency-key-header): the first request with a key runs; a retry
 // with the same key and the same request gets the stored answer; the same key with another request is 422;
 // the same key while the first is still running is 409. Keys live in `idempotency_keys`, scoped per caller.
+// Webhook deliveries use the same store with one difference (`takeOverChanged`): see BeginOptions.
 import { createHash } from 'node:crypto';
 import type { Firestore, Timestamp as TimestampT } from '@google-cloud/firestore';
 import { FieldValue, Timestamp } from '@google-cloud/firestore';
@@ -31,8 +32,19 @@ export interface KeyClaim {
   writeTime: TimestampT;
 }
 
+export interface BeginOptions {
+  /**
+   * A finished key (or an abandoned one) with another fingerprint is taken over, and the new request runs,
+   * instead of answering 422. For webhook deliveries: a Standard Webhooks sender retries every non-2xx, so
+   * a 422 would loop until the endpoint is disabled, and the changed body would never be applied. A key
+   * whose first request is still in flight stays `in_flight` either way.
+   */
+  takeOverChanged?: boolean;
+}
+
 export type KeyDecision =
-  | { kind: 'new'; claim: KeyClaim }
+  /** `previousFingerprint`: set when a finished key of another request was taken over (takeOverChanged). */
+  | { kind: 'new'; claim: KeyClaim; previousFingerprint?: string }
   | { kind: 'replay'; response: StoredResponse }
   | { kind: 'mismatch'; error: ApiError }
   | { kind: 'in_flight'; error: ApiError };
@@ -118,7 +130,7 @@ export class IdempotencyKeys {
     };
   }
 
-  async begin(caller: string, key: string, fp: string, requestId: string): Promise<KeyDecision> {
+  async begin(caller: string, key: string, fp: string, requestId: string, opts: BeginOptions = {}): Promise<KeyDecision> {
     const id = this.docId(caller, key);
     const ref = this.keys.doc(id);
     for (let round = 0; round < 5; round++) {
@@ -134,14 +146,17 @@ export class IdempotencyKeys {
       const doc = snap.data() as KeyDoc;
       const expired = doc.expireAt.toMillis() <= this.now(); // TTL deletion lags: an expired key is gone
       const abandoned = doc.state === 'pending' && doc.leaseExpiresAt.toMillis() <= this.now();
-      if (!expired && doc.fingerprint !== fp) {
-        return { kind: 'mismatch', error: keyReused() };
-      }
-      if (!expired && doc.state === 'done' && doc.response) return { kind: 'replay', response: doc.response };
-      if (expired || abandoned) {
+      const changed = !expired && doc.fingerprint !== fp;
+      if (changed && !opts.takeOverChanged) return { kind: 'mismatch', error: keyReused() };
+      if (!changed && !expired && doc.state === 'done' && doc.response) return { kind: 'replay', response: doc.response };
+      const finishedWithOther = changed && doc.state === 'done';
+      if (expired || abandoned || finishedWithOther) {
         try {
+          // Precondition on the version read: of two requests taking over at once, one wins; the other
+          // reads again and finds the winner in flight.
           const res = await ref.update(this.pending(fp, requestId), { lastUpdateTime: snap.updateTime });
-          return { kind: 'new', claim: { id, writeTime: res.writeTime } };
+          const claim = { id, writeTime: res.writeTime };
+          return changed ? { kind: 'new', claim, previousFingerprint: doc.fingerprint } : { kind: 'new', claim };
         } catch (err) {
           if (!isLostRace(err)) throw err;
           continue;

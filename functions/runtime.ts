@@ -9,6 +9,7 @@ import { CallerVerifier } from './http/caller';
 import { IdempotencyKeys } from './idempotency';
 import { Ledger, WEBHOOK_DELIVERIES_COLLECTION } from './ledger';
 import { setRedactEmails } from './logs';
+import { RefusalAudit } from './refusal-audit';
 import { WebhookProcessor } from './webhooks/processor';
 
 export function createRuntimeHandler(config: Config): Handler {
@@ -18,7 +19,8 @@ export function createRuntimeHandler(config: Config): Handler {
   const keys = new IdempotencyKeys(db, config.collectionPrefix, config.leaseMs, config.idempotencyKeyTtlMs);
   const gateway = new InvitationGateway(config, ledger, withCircuitBreaker(createClassroomInvitations(config), config.circuit), keys);
   const deliveries = new IdempotencyKeys(db, config.collectionPrefix, config.leaseMs, config.idempotencyKeyTtlMs, Date.now, WEBHOOK_DELIVERIES_COLLECTION);
-  const webhooks = new WebhookProcessor(config, gateway, ledger, deliveries);
+  const webhookRefusals = new RefusalAudit('webhook', config.refusalAudit, (events) => ledger.appendAuditMany(events));
+  const webhooks = new WebhookProcessor(config, gateway, ledger, deliveries, webhookRefusals);
   const callers = new CallerVerifier(config.callerAudience, config.allowedCallers);
   return createApp({ gateway, webhooks, callers }, config.projectId);
 }

@@ -2,6 +2,7 @@
 // enrollments, batches, redelivery and policy, end to end on the emulator with the stand-in as Classroom.
 import { randomBytes, randomUUID } from 'node:crypto';
 import request from 'supertest';
+import { createHash } from 'node:crypto';
 import { signedWebhookHeaders } from '../tools/webhook-headers';
 import { startTestGateway, TestGateway } from './support/gateway';
 import { postWebhook } from './support/webhooks';
@@ -212,6 +213,152 @@ describe('redelivery', () => {
     expect(outcomes.filter((o: string) => o === 'created')).toHaveLength(3 - done.length);
     expect(t.standIn.calls.create).toBe(3 - done.length);
     expect(createsBefore).toBeGreaterThan(1);
+  });
+});
+
+describe('redelivery with another body', () => {
+  const short = (body: string) => 'sha256:' + createHash('sha256').update(body).digest('hex').slice(0, 16);
+
+  it('the same webhook-id with a changed role and an added enrollment runs the new body: 200, audited as a reuse; that body again replays', async () => {
+    const id = `msg_${randomUUID()}`;
+    const first = enrollment();
+    const bodyA = JSON.stringify(event([first]));
+    const a = await deliver(null, { id, body: bodyA }).expect(200);
+    expect(a.body.results[0]).toMatchObject({ outcome: 'created', invitation: { role: 'STUDENT' } });
+
+    const added = enrollment({ role: 'teacher' });
+    const bodyB = JSON.stringify(event([{ ...first, role: 'teacher' }, added]));
+    const b = await deliver(null, { id, body: bodyB, at: new Date(Date.now() + 1000) });
+    expect(b.status).toBe(200);
+    expect(b.headers['idempotent-replayed']).toBeUndefined();
+    expect(b.body.results.map((r: { outcome: string; invitation?: { role: string } }) => [r.outcome, r.invitation?.role])).toEqual([
+      ['replaced', 'TEACHER'],
+      ['created', 'TEACHER'],
+    ]);
+    // The stand-in holds what the second body says: the first pair as TEACHER (the STUDENT one deleted), and the new pair.
+    expect(t.standIn.invitations.get(a.body.results[0].invitation.id)).toBeUndefined();
+    expect(t.standIn.invitations.get(b.body.results[0].invitation.id)?.role).toBe('TEACHER');
+    expect(t.standIn.invitations.get(b.body.results[1].invitation.id)?.role).toBe('TEACHER');
+    expect(t.standIn.invitations.size).toBe(2);
+
+    const reuse = { previousBody: short(bodyA), body: short(bodyB) };
+    const rerun = (await auditOf(id)).filter((e) => e.webhookIdReuse);
+    expect(rerun.map((e) => e.outcome).sort()).toEqual(['created', 'replaced']);
+    for (const e of rerun) expect(e.webhookIdReuse).toEqual(reuse);
+
+    const c = await deliver(null, { id, body: bodyB, at: new Date(Date.now() + 2000) }).expect(200);
+    expect(c.headers['idempotent-replayed']).toBe('true');
+    expect(c.body).toEqual(b.body);
+    expect(t.standIn.calls.create).toBe(3);
+  });
+
+  it('the first body sent again after the second runs again too: the sender decides which body is current', async () => {
+    const id = `msg_${randomUUID()}`;
+    const e = enrollment();
+    const bodyA = JSON.stringify(event([e]));
+    const bodyB = JSON.stringify(event([{ ...e, status: 'tobedeleted' }]));
+    await deliver(null, { id, body: bodyA }).expect(200);
+    const withdrawn = await deliver(null, { id, body: bodyB }).expect(200);
+    expect(withdrawn.body.results[0].outcome).toBe('withdrawn');
+    const again = await deliver(null, { id, body: bodyA }).expect(200);
+    expect(again.headers['idempotent-replayed']).toBeUndefined();
+    expect(again.body.results[0]).toMatchObject({ outcome: 'created', invitation: { role: 'STUDENT' } });
+    expect(t.standIn.invitations.size).toBe(1);
+  });
+
+  it('another body while the first delivery is still running: 409 ABORTED with Retry-After, nothing sent; it runs once the first is done', async () => {
+    const id = `msg_${randomUUID()}`;
+    t.standIn.latencyMs = 600;
+    const first = deliver(null, { id, body: JSON.stringify(event([enrollment()])) }).then((r) => r);
+    while (t.standIn.calls.create < 1) await new Promise((r) => setTimeout(r, 10));
+    const bodyB = JSON.stringify(event([enrollment()]));
+    const busy = await deliver(null, { id, body: bodyB });
+    expect(busy.status).toBe(409);
+    expect(busy.body.error).toMatchObject({ code: 409, status: 'ABORTED' });
+    expect(busy.headers['retry-after']).toBeDefined();
+    expect(t.standIn.calls.create).toBe(1);
+    expect((await first).status).toBe(200);
+    t.standIn.latencyMs = 0;
+    const later = await deliver(null, { id, body: bodyB }).expect(200);
+    expect(later.body.results[0].outcome).toBe('created');
+  });
+
+  it('two redeliveries of another body at once: one runs, the other waits its turn (409) or replays; never two runs', async () => {
+    const id = `msg_${randomUUID()}`;
+    await deliver(null, { id, body: JSON.stringify(event([enrollment()])) }).expect(200);
+    t.standIn.latencyMs = 200;
+    const bodyB = JSON.stringify(event([enrollment()]));
+    const answers = await Promise.all(Array.from({ length: 6 }, () => deliver(null, { id, body: bodyB })));
+    expect(answers.map((r) => r.status).sort()).toEqual(expect.arrayContaining([200]));
+    for (const r of answers) expect([200, 409]).toContain(r.status);
+    expect(answers.filter((r) => r.status === 200 && r.headers['idempotent-replayed'] === undefined)).toHaveLength(1);
+    expect(t.standIn.calls.create).toBe(2);
+  });
+});
+
+describe('several enrollments for one pair in a delivery', () => {
+  const pairOf = () => ({ email: `same${++n}@school.example`, classId: `class-same-${n}` });
+  type Case = [string, (p: { email: string; classId: string }) => EnrollmentInput[], string];
+  const cases: Case[] = [
+    ['active teacher, then active student', (p) => [{ ...p, role: 'teacher' }, { ...p, role: 'student' }], 'STUDENT'],
+    ['active student, then active teacher', (p) => [{ ...p, role: 'student' }, { ...p, role: 'teacher' }], 'TEACHER'],
+    ['tobedeleted student, then active student', (p) => [{ ...p, status: 'tobedeleted' }, { ...p }], 'STUDENT'],
+    ['tobedeleted teacher, then active student', (p) => [{ ...p, role: 'teacher', status: 'tobedeleted' }, { ...p }], 'STUDENT'],
+  ];
+
+  it.each(cases)('%s: the last one decides, the first is reported and audited as superseded, every time', async (_name, make, role) => {
+    for (let run = 0; run < 6; run++) {
+      t.standIn.reset();
+      const [e1, e2] = make(pairOf()).map((e) => enrollment(e));
+      const id = `msg_${randomUUID()}`;
+      const res = await deliver(event([e1, e2]), { id }).expect(200);
+      const reason = `superseded by enrollment ${e2!.sourcedId} later in this delivery`;
+      expect(res.body.results[0]).toEqual({ sourcedId: e1!.sourcedId, outcome: 'skipped', reason });
+      expect(res.body.results[1]).toMatchObject({ sourcedId: e2!.sourcedId, outcome: 'created', invitation: { role } });
+      expect([...t.standIn.invitations.values()].map((i) => i.role)).toEqual([role]);
+      // One invitation email, not one sent and then withdrawn.
+      expect(t.standIn.calls.create).toBe(1);
+      expect(t.standIn.calls.delete).toBe(0);
+      const audit = await t.db.collection(`${t.config.collectionPrefix}audit`).doc(`${res.headers['x-request-id']}.0`).get();
+      expect(audit.data()).toMatchObject({ outcome: 'skipped', reason, webhookId: id, pairKey: expect.any(String) });
+    }
+  });
+
+  it('active then tobedeleted of the same role: the invitation is not sent at all', async () => {
+    const p = pairOf();
+    const res = await deliver(event([enrollment(p), enrollment({ ...p, status: 'tobedeleted' })])).expect(200);
+    expect(res.body.results.map((r: { outcome: string }) => r.outcome)).toEqual(['skipped', 'skipped']);
+    expect(res.body.results[1].reason).toBe('no pending invitation to withdraw');
+    expect(t.standIn.calls.create).toBe(0);
+  });
+
+  it('a role change sent as "active student" and "tobedeleted teacher", in either order, ends as a STUDENT invitation', async () => {
+    for (const studentFirst of [true, false, true, false]) {
+      t.standIn.reset();
+      const p = pairOf();
+      // A pending TEACHER invitation from an earlier delivery.
+      const before = await deliver(event([enrollment({ ...p, role: 'teacher' })])).expect(200);
+      expect(before.body.results[0].outcome).toBe('created');
+      const student = enrollment(p);
+      const teacherGone = enrollment({ ...p, role: 'teacher', status: 'tobedeleted' });
+      const res = await deliver(event(studentFirst ? [student, teacherGone] : [teacherGone, student])).expect(200);
+      const byId = Object.fromEntries(res.body.results.map((r: { sourcedId: string }) => [r.sourcedId, r]));
+      expect(byId[student.sourcedId]).toMatchObject({ outcome: 'replaced', invitation: { role: 'STUDENT' } });
+      expect(byId[teacherGone.sourcedId].outcome).toBe('skipped');
+      expect([...t.standIn.invitations.values()].map((i) => i.role)).toEqual(['STUDENT']);
+    }
+  });
+
+  it('the pairs of a delivery still run concurrently, each pair in order', async () => {
+    const pairs = Array.from({ length: 8 }, pairOf);
+    const batch = pairs.flatMap((p) => [enrollment({ ...p, role: 'teacher' }), enrollment(p)]);
+    t.standIn.latencyMs = 300;
+    const started = Date.now();
+    const res = await deliver(event(batch)).expect(200);
+    // One pair at a time would take 8 × 300 ms.
+    expect(Date.now() - started).toBeLessThan(1500);
+    expect(res.body.results.map((r: { outcome: string }) => r.outcome)).toEqual(pairs.flatMap(() => ['skipped', 'created']));
+    expect(t.standIn.calls.create).toBe(8);
   });
 });
 

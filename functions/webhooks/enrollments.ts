@@ -85,3 +85,51 @@ export function mapEnrollment(e: Enrollment, aliasPrefix: 'd:' | 'p:'): Mapping 
   const invitation = { courseId, userId: e.user.email.toLowerCase(), role };
   return e.status === 'active' ? { kind: 'invite', invitation } : { kind: 'withdraw', invitation };
 }
+
+/**
+ * How a delivery's enrollments run. Those for one (course, user) pair form a group that runs in delivery
+ * order, one at a time; groups run concurrently. Within a group an enrollment is superseded (skipped, never
+ * sent) by a later one that is active (it decides the pair's role, whatever came before) or of the same role
+ * (it restates that role's status); `supersededBy` maps its index to the nearest such later index. So two
+ * active enrollments end in the last one's role, and "active student, tobedeleted teacher" in either order
+ * ends in a student invitation: a later withdrawal of another role leaves an earlier active one standing.
+ */
+export interface DeliveryPlan {
+  groups: number[][];
+  supersededBy: Map<number, number>;
+}
+
+export function planDelivery(mappings: Mapping[]): DeliveryPlan {
+  const byPair = new Map<string, number[]>();
+  const groups: number[][] = [];
+  mappings.forEach((m, i) => {
+    if (m.kind === 'skip') {
+      groups.push([i]);
+      return;
+    }
+    // The ledger's pair: the course id after alias mapping and the lower-cased email (mapEnrollment).
+    const pair = `${m.invitation.courseId}\n${m.invitation.userId}`;
+    let group = byPair.get(pair);
+    if (!group) {
+      group = [];
+      byPair.set(pair, group);
+      groups.push(group);
+    }
+    group.push(i);
+  });
+  const supersededBy = new Map<number, number>();
+  for (const group of groups) {
+    let nearestActive: number | undefined;
+    const nearestOfRole = new Map<Role, number>();
+    for (let k = group.length - 1; k >= 0; k--) {
+      const i = group[k]!;
+      const m = mappings[i]!;
+      if (m.kind === 'skip') continue;
+      const candidates = [nearestActive, nearestOfRole.get(m.invitation.role)].filter((j): j is number => j !== undefined);
+      if (candidates.length > 0) supersededBy.set(i, Math.min(...candidates));
+      nearestOfRole.set(m.invitation.role, i);
+      if (m.kind === 'invite') nearestActive = i;
+    }
+  }
+  return { groups, supersededBy };
+}

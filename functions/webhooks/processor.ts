@@ -1,9 +1,10 @@
 // POST /webhooks/sis: verify the signature, parse the event, send each enrollment through the same ledger
-// and audit as /v1/invitations (bounded concurrency), answer one result per enrollment in order. The
-// webhook-id is the delivery's idempotency key: a redelivery of a finished delivery gets the same results.
+// and audit as /v1/invitations (bounded concurrency, one pair at a time), answer one result per enrollment in
+// order. The webhook-id is the delivery's idempotency key: a redelivery of a finished delivery gets the same
+// results; with another body it runs again. Refused deliveries are audited through the refusal limiter.
 import { createHash } from 'node:crypto';
 import type { AuditEvent, RequestContext } from '../audit';
-import { auditEvent } from '../audit';
+import { auditEvent, boundedId, shortHash } from '../audit';
 import type { Config } from '../config';
 import { ApiError, GoogleErrorObject, gatewayError, retryable, toApiError } from '../errors';
 import type { Answer, InvitationGateway } from '../gateway';
@@ -11,12 +12,20 @@ import type { IdempotencyKeys } from '../idempotency';
 import { isStorable } from '../idempotency';
 import type { Invitation } from '../classroom';
 import type { Ledger } from '../ledger';
+import { pairKey } from '../ledger';
 import { errorFields, log } from '../logs';
+import type { RefusalAudit } from '../refusal-audit';
 import { parseJsonObjectBody, RawRequest } from '../validation';
-import { EnrollmentEvent, mapEnrollment, parseEvent } from './enrollments';
+import { Enrollment, EnrollmentEvent, Mapping, mapEnrollment, parseEvent, planDelivery } from './enrollments';
 import { SignatureHeaders, SignatureVerifier } from './signature';
 
 export const MAX_WEBHOOK_BODY_BYTES = 1024 * 1024;
+/** An unverified webhook-id longer than this (or not printable ASCII) is audited as its short hash. */
+export const MAX_UNVERIFIED_WEBHOOK_ID = 64;
+/** The same for a verified one, kept as sent up to the length other audited values are cut at. */
+export const MAX_VERIFIED_WEBHOOK_ID = 256;
+
+const NO_PAIR = { courseId: null, userId: null, role: null, pairKey: null };
 
 export interface ItemResult {
   sourcedId: string;
@@ -37,18 +46,13 @@ export interface WebhookAnswer {
 
 const RETRYABLE = new Set(['ABORTED', 'RESOURCE_EXHAUSTED', 'UNAVAILABLE', 'DEADLINE_EXCEEDED']);
 
-/** Runs `fn` over `items` with at most `limit` at once, keeping results in input order. */
-async function mapLimited<T, R>(items: T[], limit: number, fn: (item: T, i: number) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
+/** Runs `fn` over `items` with at most `limit` at once. */
+async function forEachLimited<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
   const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!, i);
-    }
+    while (next < items.length) await fn(items[next++]!);
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
 }
 
 function answerOf(e: ApiError, outcome: string): WebhookAnswer {
@@ -69,54 +73,75 @@ export class WebhookProcessor {
     private readonly gateway: InvitationGateway,
     private readonly ledger: Ledger,
     private readonly deliveries: IdempotencyKeys,
+    private readonly refusals: RefusalAudit,
   ) {
     this.verifier = new SignatureVerifier(config.webhookSecrets);
   }
 
   async handle(raw: RawRequest, headers: SignatureHeaders, requestId: string): Promise<WebhookAnswer> {
-    const webhookId = headers['webhook-id']?.slice(0, 256);
     const verification = this.verifier.verify(raw.rawBody ?? Buffer.alloc(0), headers);
     if (!verification.ok) {
-      // Audited without the body: an unauthenticated body is not trusted enough to keep.
-      await this.auditSafely({
-        ...auditEvent({ requestId, source: 'webhook', caller: 'unverified', webhookId }, { courseId: null, userId: null, role: null, pairKey: null }, {
+      // Audited without the body (an unauthenticated body is not trusted enough to keep), with the
+      // sender-chosen webhook-id bounded, through the refusal limiter: anyone can send these.
+      const webhookId = boundedId(headers['webhook-id'], MAX_UNVERIFIED_WEBHOOK_ID);
+      await this.refusals.record(
+        auditEvent({ requestId, source: 'webhook', caller: 'unverified', webhookId }, NO_PAIR, {
           outcome: 'rejected',
           httpStatus: 401,
           upstreamStatus: verification.reason,
         }),
-      });
+      );
       const e = gatewayError('UNAUTHENTICATED', verification.message, {
         details: [{ '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason: verification.reason, domain: 'classroom-gateway.webhooks' }],
       });
       return { ...answerOf(e, 'rejected'), details: { reason: verification.reason } };
     }
-    const ctx: RequestContext = { requestId, source: 'webhook', caller: `webhook:${verification.secretId}`, webhookId: verification.webhookId };
+    const webhookId = verification.webhookId;
+    const ctx: RequestContext = {
+      requestId,
+      source: 'webhook',
+      caller: `webhook:${verification.secretId}`,
+      webhookId: boundedId(webhookId, MAX_VERIFIED_WEBHOOK_ID),
+    };
     let event: EnrollmentEvent;
     try {
       event = parseEvent(parseJsonObjectBody(raw, MAX_WEBHOOK_BODY_BYTES));
     } catch (err) {
       const e = toApiError(err);
-      await this.auditSafely(auditEvent(ctx, { courseId: null, userId: null, role: null, pairKey: null }, { outcome: 'rejected', httpStatus: e.httpStatus }));
+      const violations = (e.body.details?.[0] as { fieldViolations?: { field: string }[] } | undefined)?.fieldViolations;
+      await this.refusals.record(
+        auditEvent(ctx, NO_PAIR, { outcome: 'rejected', httpStatus: e.httpStatus, violations: violations?.slice(0, 10).map((v) => v.field) }),
+      );
       return answerOf(e, 'rejected');
     }
     try {
-      return await this.deliver(event, raw.rawBody ?? Buffer.alloc(0), ctx);
+      return await this.deliver(event, raw.rawBody ?? Buffer.alloc(0), webhookId, ctx);
     } catch (err) {
-      log('ERROR', 'webhook delivery failed inside the gateway', { requestId, webhookId, ...errorFields(err) });
+      log('ERROR', 'webhook delivery failed inside the gateway', { requestId, webhookId: ctx.webhookId, ...errorFields(err) });
       return answerOf(toApiError(err), 'failed');
     }
   }
 
-  /** The delivery, once: a finished delivery's results are replayed for its webhook-id. */
-  private async deliver(event: EnrollmentEvent, rawBody: Buffer, ctx: RequestContext): Promise<WebhookAnswer> {
+  /**
+   * The delivery, once per body: a finished delivery's results are replayed for its webhook-id and body. The
+   * same webhook-id with another body runs that body (the ledger makes the re-run safe), and its audit events
+   * say so: a Standard Webhooks sender retries any non-2xx, so refusing it would only loop.
+   */
+  private async deliver(event: EnrollmentEvent, rawBody: Buffer, webhookId: string, ctx: RequestContext): Promise<WebhookAnswer> {
     const fingerprint = createHash('sha256').update(rawBody).digest('hex');
-    const decision = await this.deliveries.begin('webhook', ctx.webhookId!, fingerprint, ctx.requestId);
+    const decision = await this.deliveries.begin('webhook', webhookId, fingerprint, ctx.requestId, { takeOverChanged: true });
     if (decision.kind === 'replay') {
       const r = decision.response;
       return { httpStatus: r.httpStatus, body: JSON.parse(r.body) as unknown, headers: { ...r.headers, 'Idempotent-Replayed': 'true' }, outcome: 'replayed' };
     }
     if (decision.kind !== 'new') return answerOf(decision.error, decision.kind === 'mismatch' ? 'rejected' : 'in_flight');
+    if (decision.previousFingerprint) {
+      // Stored fingerprints are full sha256 hex of the raw body; the audit keeps the same short form as shortHash.
+      ctx = { ...ctx, webhookIdReuse: { previousBody: `sha256:${decision.previousFingerprint.slice(0, 16)}`, body: shortHash(rawBody) } };
+      log('WARNING', 'webhook-id redelivered with another body: processing the new body', { requestId: ctx.requestId, webhookId: ctx.webhookId, ...ctx.webhookIdReuse });
+    }
     const answer = await this.process(event, ctx);
+    if (ctx.webhookIdReuse) answer.details = { ...answer.details, webhookIdReuse: ctx.webhookIdReuse };
     const status = (answer.body as { error?: { status?: string } }).error?.status;
     try {
       await this.deliveries.finish(decision.claim, { httpStatus: answer.httpStatus, body: JSON.stringify(answer.body), headers: answer.headers }, isStorable(answer.httpStatus, status));
@@ -127,34 +152,45 @@ export class WebhookProcessor {
   }
 
   private async process(event: EnrollmentEvent, ctx: RequestContext): Promise<WebhookAnswer> {
+    const enrollments = event.data.enrollments;
+    const mappings = enrollments.map((e) => mapEnrollment(e, this.config.courseAliasPrefix));
+    // Enrollments of one pair run one after another, so that the delivery's order decides, not a race.
+    const plan = planDelivery(mappings);
     const skipped: AuditEvent[] = [];
-    const results = await mapLimited(event.data.enrollments, this.config.webhookConcurrency, async (enrollment, i): Promise<ItemResult> => {
-      const itemCtx: RequestContext = { ...ctx, requestId: `${ctx.requestId}.${i}` };
-      const mapping = mapEnrollment(enrollment, this.config.courseAliasPrefix);
-      if (mapping.kind === 'skip') {
-        const courseId = this.config.courseAliasPrefix + enrollment.class.sourcedId;
-        skipped.push(
-          auditEvent(itemCtx, { courseId, userId: enrollment.user.email.toLowerCase(), role: enrollment.role, pairKey: null }, {
-            outcome: 'skipped',
-            httpStatus: 200,
-            reason: mapping.reason,
-          }),
-        );
-        return { sourcedId: enrollment.sourcedId, outcome: 'skipped', reason: mapping.reason };
+    const results = new Array<ItemResult>(enrollments.length);
+    await forEachLimited(plan.groups, this.config.webhookConcurrency, async (group) => {
+      for (const i of group) {
+        const itemCtx: RequestContext = { ...ctx, requestId: `${ctx.requestId}.${i}` };
+        const later = plan.supersededBy.get(i);
+        const reason = later === undefined ? undefined : `superseded by enrollment ${enrollments[later]!.sourcedId} later in this delivery`;
+        results[i] = await this.processOne(enrollments[i]!, mappings[i]!, itemCtx, reason, skipped);
       }
-      const a: Answer =
-        mapping.kind === 'withdraw'
-          ? await this.gateway.withdraw(mapping.invitation, itemCtx)
-          : // A changed role for a pending invitation is the SIS's intent: replace it.
-            await this.gateway.create(mapping.invitation, itemCtx, { replace: true });
-      const error = (a.body as { error?: GoogleErrorObject }).error;
-      if (error) return { sourcedId: enrollment.sourcedId, outcome: a.outcome, error };
-      if (a.outcome === 'skipped') return { sourcedId: enrollment.sourcedId, outcome: 'skipped', reason: (a.body as { reason?: string }).reason };
-      if (a.outcome === 'withdrawn') return { sourcedId: enrollment.sourcedId, outcome: 'withdrawn' };
-      return { sourcedId: enrollment.sourcedId, outcome: a.outcome, invitation: a.body as Invitation };
     });
     await this.ledger.appendAuditMany(skipped);
     return this.summarize(results);
+  }
+
+  /** One enrollment; `supersededReason` when a later one of the same delivery decides its pair. */
+  private async processOne(enrollment: Enrollment, mapping: Mapping, itemCtx: RequestContext, supersededReason: string | undefined, skipped: AuditEvent[]): Promise<ItemResult> {
+    if (mapping.kind === 'skip' || supersededReason) {
+      const reason = mapping.kind === 'skip' ? mapping.reason : supersededReason!;
+      const pair =
+        mapping.kind === 'skip'
+          ? { courseId: this.config.courseAliasPrefix + enrollment.class.sourcedId, userId: enrollment.user.email.toLowerCase(), role: enrollment.role, pairKey: null }
+          : { ...mapping.invitation, pairKey: pairKey(mapping.invitation.courseId, mapping.invitation.userId) };
+      skipped.push(auditEvent(itemCtx, pair, { outcome: 'skipped', httpStatus: 200, reason }));
+      return { sourcedId: enrollment.sourcedId, outcome: 'skipped', reason };
+    }
+    const a: Answer =
+      mapping.kind === 'withdraw'
+        ? await this.gateway.withdraw(mapping.invitation, itemCtx)
+        : // A changed role for a pending invitation is the SIS's intent: replace it.
+          await this.gateway.create(mapping.invitation, itemCtx, { replace: true });
+    const error = (a.body as { error?: GoogleErrorObject }).error;
+    if (error) return { sourcedId: enrollment.sourcedId, outcome: a.outcome, error };
+    if (a.outcome === 'skipped') return { sourcedId: enrollment.sourcedId, outcome: 'skipped', reason: (a.body as { reason?: string }).reason };
+    if (a.outcome === 'withdrawn') return { sourcedId: enrollment.sourcedId, outcome: 'withdrawn' };
+    return { sourcedId: enrollment.sourcedId, outcome: a.outcome, invitation: a.body as Invitation };
   }
 
   /** 200 with every result, or 429/503 + Retry-After when any item should be tried again later. */
@@ -172,14 +208,6 @@ export class WebhookProcessor {
     );
     // Google's error JSON, with the per-item results beside it for the operator.
     return { httpStatus: e.httpStatus, body: { ...e.toJSON(), results }, headers: e.headers, outcome: 'incomplete', details };
-  }
-
-  private async auditSafely(event: AuditEvent): Promise<void> {
-    try {
-      await this.ledger.appendAudit(event);
-    } catch (err) {
-      log('ERROR', 'could not write a webhook audit event', { requestId: event.requestId, ...errorFields(err) });
-    }
   }
 }
 

@@ -12,6 +12,7 @@ import { InvitationGateway } from '../../functions/gateway';
 import { createApp } from '../../functions/http/app';
 import { guardServer } from '../../functions/http/guard';
 import { setLogSink } from '../../functions/logs';
+import { RefusalAudit } from '../../functions/refusal-audit';
 import { CallerVerifier, CertSource } from '../../functions/http/caller';
 import { IdempotencyKeys } from '../../functions/idempotency';
 import { Ledger, AUDIT_COLLECTION, LEDGER_COLLECTION, WEBHOOK_DELIVERIES_COLLECTION } from '../../functions/ledger';
@@ -52,7 +53,8 @@ export async function startTestGateway(name: string, env: Record<string, string>
   const keys = new IdempotencyKeys(db, config.collectionPrefix, config.leaseMs, config.idempotencyKeyTtlMs);
   const gateway = new InvitationGateway(config, ledger, classroom, keys);
   const deliveries = new IdempotencyKeys(db, config.collectionPrefix, config.leaseMs, config.idempotencyKeyTtlMs, Date.now, WEBHOOK_DELIVERIES_COLLECTION);
-  const webhooks = new WebhookProcessor(config, gateway, ledger, deliveries);
+  const webhookRefusals = new RefusalAudit('webhook', config.refusalAudit, (events) => ledger.appendAuditMany(events));
+  const webhooks = new WebhookProcessor(config, gateway, ledger, deliveries, webhookRefusals);
   const fnName = `invitations_${name}_${randomBytes(3).toString('hex')}`;
   http(fnName, createApp({ gateway, webhooks, callers: new CallerVerifier(config.callerAudience, config.allowedCallers, certs) }, config.projectId));
   const server = getTestServer(fnName);
@@ -71,6 +73,7 @@ export async function startTestGateway(name: string, env: Record<string, string>
     auditDocs: () => docs(AUDIT_COLLECTION),
     ledgerDocs: () => docs(LEDGER_COLLECTION),
     async close() {
+      await webhookRefusals.close(); // its last summary, before the client goes
       await standIn.stop();
       server.close?.();
       await db.terminate();
