@@ -8,6 +8,7 @@ import { isRetryable, retryAfterMs, RetryResult, withRetries } from './retry';
 import type { Claim, Ledger, LedgerEntry, LedgerOrigin, LedgerSnapshot } from './ledger';
 import { pairKey } from './ledger';
 import { errorFields, log } from './logs';
+import type { RefusalAudit } from './refusal-audit';
 import { InvitationRequest, parseCreateRequest, RawRequest } from './validation';
 
 /** Request options of POST /v1/invitations. */
@@ -58,12 +59,14 @@ export class InvitationGateway {
     private readonly ledger: Ledger,
     private readonly classroom: ClassroomInvitations,
     private readonly keys: IdempotencyKeys | undefined = undefined,
+    /** Refusals before validation passed (anyone can send them): audited through a per-instance limiter. */
+    private readonly refusals: RefusalAudit | undefined = undefined,
     private readonly now: () => number = Date.now,
   ) {}
 
   /** A request refused before validation (e.g. by the caller policy), audited like any decision. */
   async refuse(raw: RawRequest, ctx: RequestContext, err: ApiError): Promise<Answer> {
-    return this.decideSafely(ctx, requestedPair(raw), fromError(err, 'rejected'), { reason: err.body.message });
+    return this.refuseCompactly(ctx, requestedPair(raw), fromError(err, 'rejected'), { reason: err.body.message });
   }
 
   /** POST /v1/invitations. Never throws: every path ends in an answer and an audit event. */
@@ -76,7 +79,7 @@ export class InvitationGateway {
     } catch (err) {
       const e = toApiError(err);
       const violations = (e.body.details?.[0] as { fieldViolations?: { field: string }[] } | undefined)?.fieldViolations;
-      return this.decideSafely(ctx, requestedPair(raw), fromError(e, 'rejected'), { violations: violations?.map((v) => v.field) });
+      return this.refuseCompactly(ctx, requestedPair(raw), fromError(e, 'rejected'), { violations: violations?.map((v) => v.field).slice(0, 10) });
     }
     if (opts.validateOnly) return this.validate(req, ctx, opts);
     if (key === undefined || !this.keys) return this.create(req, ctx, opts);
@@ -90,7 +93,10 @@ export class InvitationGateway {
 
   private async createWithKey(keys: IdempotencyKeys, req: InvitationRequest, key: string, ctx: RequestContext, opts: CreateOptions): Promise<Answer> {
     const pair = { ...req, pairKey: pairKey(req.courseId, req.userId) };
-    const decision = await keys.begin(ctx.caller, key, fingerprint(req, opts), ctx.requestId);
+    // Keys are scoped per caller; unverified callers per claim, which spares honest callers from colliding and
+    // gives a forger nothing it could not get by sending the same request itself.
+    const scope = ctx.claimedCaller === undefined ? ctx.caller : `${ctx.caller}:${ctx.claimedCaller}`;
+    const decision = await keys.begin(scope, key, fingerprint(req, opts), ctx.requestId);
     switch (decision.kind) {
       case 'replay': {
         const r = decision.response;
@@ -350,7 +356,7 @@ export class InvitationGateway {
     const nothing = { courseId: null, userId: null, role: null, pairKey: null };
     if (!/^[A-Za-z0-9_-]{1,256}$/.test(id)) {
       const e = badRequest('Invalid invitation id.', [{ field: 'id', description: 'an invitation id as Classroom assigns it' }]);
-      return this.decideSafely(ctx, nothing, fromError(e, 'rejected'), { invitationId: id.slice(0, 256) });
+      return this.refuseCompactly(ctx, nothing, fromError(e, 'rejected'), { invitationId: id.slice(0, 256) });
     }
     try {
       const holding = await this.ledger.findByInvitationId(id);
@@ -417,6 +423,16 @@ export class InvitationGateway {
       log('ERROR', 'could not write an audit event', { requestId: ctx.requestId, ...errorFields(err) });
       return answer;
     }
+  }
+
+  /**
+   * A refusal of a request that never passed validation or the caller check: anyone can send those, so they go
+   * through the refusal limiter (bounded rate, expiring events) instead of one kept document each.
+   */
+  private async refuseCompactly(ctx: RequestContext, pair: Parameters<typeof auditEvent>[1], answer: Answer, extra: Partial<AuditFields>): Promise<Answer> {
+    if (!this.refusals) return this.decideSafely(ctx, pair, answer, extra);
+    await this.refusals.record(auditEvent(ctx, pair, { outcome: answer.outcome, httpStatus: answer.httpStatus, ...extra }));
+    return answer;
   }
 
   /** Releases the pair and answers a failure: Classroom's own, or a retryable one after the retries ran out. */

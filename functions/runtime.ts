@@ -17,7 +17,8 @@ export function createRuntimeHandler(config: Config): Handler {
   const db = new Firestore({ ...(config.projectId ? { projectId: config.projectId } : {}), ignoreUndefinedProperties: true });
   const ledger = new Ledger(db, config.collectionPrefix, config.leaseMs, config.ledgerTtlMs);
   const keys = new IdempotencyKeys(db, config.collectionPrefix, config.leaseMs, config.idempotencyKeyTtlMs);
-  const gateway = new InvitationGateway(config, ledger, withCircuitBreaker(createClassroomInvitations(config), config.circuit), keys);
+  const httpRefusals = new RefusalAudit('http', config.refusalAudit, (events) => ledger.appendAuditMany(events));
+  const gateway = new InvitationGateway(config, ledger, withCircuitBreaker(createClassroomInvitations(config), config.circuit), keys, httpRefusals);
   const deliveries = new IdempotencyKeys(db, config.collectionPrefix, config.leaseMs, config.idempotencyKeyTtlMs, Date.now, WEBHOOK_DELIVERIES_COLLECTION);
   const webhookRefusals = new RefusalAudit('webhook', config.refusalAudit, (events) => ledger.appendAuditMany(events));
   const webhooks = new WebhookProcessor(config, gateway, ledger, deliveries, webhookRefusals);

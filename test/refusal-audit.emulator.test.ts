@@ -93,3 +93,38 @@ it('2,000 unsigned deliveries with 250-character webhook-ids write a few dozen s
   // eslint-disable-next-line no-console
   console.log(`flood: 2000 refusals in ${seconds.toFixed(2)} s → ${docs.length} audit documents (${summaries.length} summaries), ${warnings.length} WARNING lines`);
 });
+
+it('invalid or unauthenticated calls of /v1/invitations go through the same limiter: 600 of them write a few dozen documents', async () => {
+  await sleep(1000); // let the bucket refill after the webhook flood
+  const before = new Set((await audit()).map((d) => d._id));
+  if (!t.server.listening) await new Promise<void>((resolve) => t.server.listen(0, '127.0.0.1', resolve));
+  const base = `http://127.0.0.1:${(t.server.address() as AddressInfo).port}`;
+  let next = 0;
+  const started = Date.now();
+  const send = async () => {
+    while (next < 600) {
+      const i = next++;
+      const res =
+        i % 2
+          ? await fetch(`${base}/v1/invitations`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ courseId: 'x', userId: 'y', role: 'NOPE' }) })
+          : await fetch(`${base}/v1/invitations/bad%20id`, { method: 'DELETE' });
+      await res.arrayBuffer();
+      expect(res.status).toBe(400);
+    }
+  };
+  await Promise.all(Array.from({ length: 20 }, send));
+  const seconds = (Date.now() - started) / 1000;
+  let docs: Doc[] = [];
+  let counted = 0;
+  for (let wait = 0; wait < 50 && counted < 600; wait++) {
+    await sleep(100);
+    docs = (await audit()).filter((d) => !before.has(d._id as string));
+    counted = docs.reduce((sum, d) => sum + ((d.suppressedCount as number | undefined) ?? 1), 0);
+  }
+  expect(counted).toBe(600);
+  expect(docs.length).toBeLessThanOrEqual(20 + Math.ceil(seconds * 5) + 1);
+  for (const d of docs) {
+    expect(d.source).toBe('http');
+    expect(d.expireAt).toBeDefined();
+  }
+});

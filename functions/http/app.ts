@@ -77,7 +77,7 @@ export function createApp(deps: AppDeps, projectId?: string): Handler {
       const body = jsonObjectOrUndefined(bytes);
       const raw: RawRequest = { ...bytes, body };
       const who = await deps.callers.identify(req.get('authorization'));
-      const ctx: RequestContext = { requestId, source: 'http', caller: who.caller };
+      const ctx: RequestContext = { requestId, source: 'http', caller: who.caller, claimedCaller: who.claimedCaller };
       const opts = parseFlags(req.originalUrl ?? req.url);
       const answer =
         'error' in who
@@ -90,7 +90,7 @@ export function createApp(deps: AppDeps, projectId?: string): Handler {
     const del = /^\/v1\/invitations\/([^/]+)$/.exec(path);
     if (del && req.method === 'DELETE') {
       const who = await deps.callers.identify(req.get('authorization'));
-      const ctx: RequestContext = { requestId, source: 'http', caller: who.caller };
+      const ctx: RequestContext = { requestId, source: 'http', caller: who.caller, claimedCaller: who.claimedCaller };
       const id = decodeURIComponent(del[1]!);
       const answer = 'error' in who ? await deps.gateway.refuse({ contentType: undefined, rawBody: undefined, body: undefined }, ctx, who.error) : await deps.gateway.deleteInvitation(id, ctx);
       return { answer, outcome: answer.outcome, details: { source: 'http', invitationId: id.slice(0, 256), ...(answer.upstreamStatus ? { upstreamStatus: answer.upstreamStatus } : {}) } };

@@ -51,7 +51,8 @@ export async function startTestGateway(name: string, env: Record<string, string>
   const ledger = new Ledger(db, config.collectionPrefix, config.leaseMs, config.ledgerTtlMs);
   const classroom = withCircuitBreaker(createClassroomInvitations(config), config.circuit);
   const keys = new IdempotencyKeys(db, config.collectionPrefix, config.leaseMs, config.idempotencyKeyTtlMs);
-  const gateway = new InvitationGateway(config, ledger, classroom, keys);
+  const httpRefusals = new RefusalAudit('http', config.refusalAudit, (events) => ledger.appendAuditMany(events));
+  const gateway = new InvitationGateway(config, ledger, classroom, keys, httpRefusals);
   const deliveries = new IdempotencyKeys(db, config.collectionPrefix, config.leaseMs, config.idempotencyKeyTtlMs, Date.now, WEBHOOK_DELIVERIES_COLLECTION);
   const webhookRefusals = new RefusalAudit('webhook', config.refusalAudit, (events) => ledger.appendAuditMany(events));
   const webhooks = new WebhookProcessor(config, gateway, ledger, deliveries, webhookRefusals);
@@ -73,6 +74,7 @@ export async function startTestGateway(name: string, env: Record<string, string>
     auditDocs: () => docs(AUDIT_COLLECTION),
     ledgerDocs: () => docs(LEDGER_COLLECTION),
     async close() {
+      await httpRefusals.close();
       await webhookRefusals.close(); // its last summary, before the client goes
       await standIn.stop();
       server.close?.();
