@@ -6,7 +6,7 @@ import { connect } from 'node:net';
 import { createGzip } from 'node:zlib';
 import request from 'supertest';
 import { setLogSink } from '../functions/logs';
-import { ClassroomStandIn } from '../functions/standin/server';
+import { ClassroomStandIn } from '../standin/server';
 import { newFirestore, uniquePrefix } from './support/emulator';
 import { startTestGateway, TestGateway } from './support/gateway';
 import { Instance, startInstance, stopInstance } from './support/processes';

@@ -2,7 +2,7 @@
 // configuration from the environment on the first request.
 import request from 'supertest';
 import { getTestServer } from '@google-cloud/functions-framework/testing';
-import { ClassroomStandIn } from '../functions/standin/server';
+import { ClassroomStandIn } from '../standin/server';
 import { PROJECT_ID, uniquePrefix } from './support/emulator';
 
 const standIn = new ClassroomStandIn();

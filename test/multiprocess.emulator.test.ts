@@ -1,7 +1,7 @@
 // Several function instances (separate processes) on one Firestore emulator and one Classroom stand-in:
 // exactly one invitation per pair under any concurrency, and a crashed instance never leaves a pair stuck.
 import { AUDIT_COLLECTION, LEDGER_COLLECTION } from '../functions/ledger';
-import { ClassroomStandIn } from '../functions/standin/server';
+import { ClassroomStandIn } from '../standin/server';
 import { newFirestore, uniquePrefix } from './support/emulator';
 import { Instance, postSettled, startInstance, stopInstance } from './support/processes';
 

@@ -1,7 +1,7 @@
 // The Classroom stand-in behaves as the invitations API is documented, seen through the official client.
 import { classroom, classroom_v1 } from '@googleapis/classroom';
-import { RESERVED_VALUES } from '../functions/standin/reserved';
-import { ClassroomStandIn } from '../functions/standin/server';
+import { RESERVED_VALUES } from '../standin/reserved';
+import { ClassroomStandIn } from '../standin/server';
 
 const standIn = new ClassroomStandIn();
 let api: classroom_v1.Classroom;

@@ -7,7 +7,7 @@ import { cpus, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import autocannon from 'autocannon';
 import { Firestore } from '@google-cloud/firestore';
-import { ClassroomStandIn } from '../functions/standin/server';
+import { ClassroomStandIn } from '../standin/server';
 import { FunctionProcess, postSettled, spawnFunction, stopFunction, waitForHealth } from './instance';
 
 const ROOT = resolve(__dirname, '../..');

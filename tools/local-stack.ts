@@ -1,6 +1,6 @@
 // `npm start`: the local stack. Runs inside `firebase emulators:exec` (Firestore emulator up), starts the
 // Classroom stand-in and the built function under the Functions Framework, then prints a curl to paste.
-import { ClassroomStandIn } from '../functions/standin/server';
+import { ClassroomStandIn } from '../standin/server';
 import { spawnFunction, waitForHealth } from './instance';
 import { LOCAL_WEBHOOK_SECRET } from './local-secrets';
 

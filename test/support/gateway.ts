@@ -17,7 +17,7 @@ import { CallerVerifier, CertSource } from '../../functions/http/caller';
 import { IdempotencyKeys } from '../../functions/idempotency';
 import { Ledger, AUDIT_COLLECTION, LEDGER_COLLECTION, WEBHOOK_DELIVERIES_COLLECTION } from '../../functions/ledger';
 import { WebhookProcessor } from '../../functions/webhooks/processor';
-import { ClassroomStandIn } from '../../functions/standin/server';
+import { ClassroomStandIn } from '../../standin/server';
 import { newFirestore, PROJECT_ID, uniquePrefix } from './emulator';
 
 export interface TestGateway {

@@ -1,4 +1,4 @@
-// Runs the Classroom stand-in on its own: node lib/functions/standin/main.js [port]
+// Runs the Classroom stand-in on its own: node lib/standin/main.js [port]
 import { ClassroomStandIn } from './server';
 
 const port = Number(process.argv[2] ?? process.env.STANDIN_PORT ?? 8090);
