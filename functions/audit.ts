@@ -83,11 +83,15 @@ export function auditValue(v: unknown): string | null {
   return v.length > 256 ? v.slice(0, 256) : v;
 }
 
-export function auditEvent(
-  ctx: RequestContext,
-  pair: { courseId: unknown; userId: unknown; role: unknown; pairKey: string | null },
-  fields: AuditFields,
-): AuditEvent {
+/** The pair a decision is about, as asked (unvalidated values are bounded by auditValue). */
+export interface AuditPair {
+  courseId: unknown;
+  userId: unknown;
+  role: unknown;
+  pairKey: string | null;
+}
+
+export function auditEvent(ctx: RequestContext, pair: AuditPair, fields: AuditFields): AuditEvent {
   const event: AuditEvent = {
     requestId: ctx.requestId,
     source: ctx.source,

@@ -3,7 +3,7 @@
 import { performance } from 'node:perf_hooks';
 import type { CallOptions, ClassroomInvitations, Invitation } from './classroom';
 import { ApiError, ERROR_DOMAIN, retryable } from './errors';
-import { log } from './logs';
+import * as logs from './log-events';
 import type { InvitationRequest } from './validation';
 
 /** The google.rpc.ErrorInfo reason of a call refused by the open circuit. */
@@ -34,7 +34,7 @@ export function outcomeOf(err: unknown): CallOutcome {
 }
 
 /** True for the refusal of an open circuit (our own ErrorInfo: Classroom's errors can never pass for it). */
-export function isCircuitOpenError(err: ApiError): boolean {
+export function isCircuitOpenError(err: Pick<ApiError, 'upstream' | 'body'>): boolean {
   if (err.upstream) return false;
   return (err.body.details ?? []).some((d) => {
     const info = d as { '@type'?: unknown; reason?: unknown; domain?: unknown } | null;
@@ -126,9 +126,7 @@ export class ClassroomCircuit implements ClassroomInvitations {
       if (outcome === 'success') s.failures = 0;
       else if (outcome === 'failure' && ++s.failures >= this.settings.failureThreshold) {
         this.open(this.settings.openMs);
-        log('WARNING', 'Classroom circuit opened: calls to Classroom fail fast until a probe succeeds', {
-          circuit: { consecutiveFailures: s.failures, openSeconds: this.settings.openMs / 1000, ...lastError(err) },
-        });
+        logs.circuitOpened({ consecutiveFailures: s.failures, openSeconds: this.settings.openMs / 1000, ...lastError(err) });
       }
       return;
     }
@@ -137,11 +135,11 @@ export class ClassroomCircuit implements ClassroomInvitations {
     if (outcome === 'success') {
       this.state = { kind: 'closed', failures: 0 };
       this.generation++;
-      log('INFO', 'Classroom circuit closed: a probe call succeeded', { circuit: { openForMs: this.now() - s.openedAt } });
+      logs.circuitClosed(this.now() - s.openedAt);
     } else if (outcome === 'failure') {
       const intervalMs = Math.min(this.settings.maxOpenMs, s.intervalMs * 2);
       this.open(intervalMs, s.openedAt);
-      log('WARNING', 'Classroom circuit stays open: a probe call failed', { circuit: { openSeconds: intervalMs / 1000, ...lastError(err) } });
+      logs.circuitStaysOpen({ openSeconds: intervalMs / 1000, ...lastError(err) });
     } else {
       s.probe = undefined; // no verdict: the next call probes
     }

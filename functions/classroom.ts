@@ -4,9 +4,9 @@
 import type * as ClassroomModule from '@googleapis/classroom';
 import type { classroom_v1 } from '@googleapis/classroom';
 import type { Config } from './config';
-import { ApiError, canonicalForHttp, GoogleErrorObject, retryable, gatewayError } from './errors';
+import { ApiError, canonicalForHttp, GoogleErrorObject, googleError, retryable, gatewayError } from './errors';
 import { keylessDelegatedClient, Signer } from './delegation';
-import { errorFields, log } from './logs';
+import * as logs from './log-events';
 import type { InvitationRequest } from './validation';
 
 export const ROSTERS_SCOPE = 'https://www.googleapis.com/auth/classroom.rosters';
@@ -58,16 +58,16 @@ export function upstreamError(err: unknown): ApiError {
     const data = e.response?.data as { error?: unknown } | undefined;
     const body: GoogleErrorObject = isGoogleErrorObject(data?.error)
       ? data.error
-      : { code: status, message: typeof e.message === 'string' ? e.message : `Classroom answered HTTP ${status}`, status: canonicalForHttp(status) };
+      : googleError(status, canonicalForHttp(status), typeof e.message === 'string' ? e.message : `Classroom answered HTTP ${status}`);
     const headers: Record<string, string> = {};
     const retryAfter = headerValue(e.response?.headers, 'retry-after');
     if (retryAfter) headers['Retry-After'] = retryAfter;
-    return new ApiError({ httpStatus: status, body, headers, upstream: true });
+    return new ApiError({ httpStatus: status, body, headers, upstream: true, cause: err });
   }
   if (isTimeout(err)) {
-    return gatewayError('DEADLINE_EXCEEDED', 'Classroom did not answer within the deadline. The invitation may have been created; retry to find out.');
+    return gatewayError('DEADLINE_EXCEEDED', 'Classroom did not answer within the deadline. The invitation may have been created; retry to find out.', { cause: err });
   }
-  return retryable('UNAVAILABLE', 'Classroom could not be reached. Retry the request.', 1, 'UPSTREAM_UNREACHABLE');
+  return retryable('UNAVAILABLE', 'Classroom could not be reached. Retry the request.', 1, 'UPSTREAM_UNREACHABLE', err);
 }
 
 /** A timeout anywhere in the cause chain (gaxios wraps the AbortSignal.timeout error of fetch). */
@@ -119,7 +119,7 @@ export function createClassroomInvitations(config: Config): ClassroomInvitations
       return mod.classroom(options);
     })().catch((err: unknown) => {
       client = undefined; // credentials may appear later (a secret mounted, a role granted): try again
-      log('ERROR', 'could not set up credentials for Classroom', errorFields(err));
+      logs.classroomCredentialsFailed(err);
       throw err;
     }));
 

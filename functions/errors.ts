@@ -81,8 +81,9 @@ export class ApiError extends Error {
   readonly headers: Record<string, string>;
   readonly upstream: boolean;
 
-  constructor(opts: { httpStatus: number; body: GoogleErrorObject; headers?: Record<string, string>; upstream?: boolean }) {
-    super(opts.body.message);
+  /** `cause`: what was thrown underneath (a gaxios error, a Firestore fault), for the logs; never sent. */
+  constructor(opts: { httpStatus: number; body: GoogleErrorObject; headers?: Record<string, string>; upstream?: boolean; cause?: unknown }) {
+    super(opts.body.message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.name = 'ApiError';
     this.httpStatus = opts.httpStatus;
     this.body = opts.body;
@@ -99,16 +100,27 @@ export class ApiError extends Error {
   }
 }
 
-/** An error of the gateway's own making, with the canonical HTTP status. */
-export function gatewayError(
-  status: CanonicalStatus,
-  message: string,
-  opts: { details?: unknown[]; headers?: Record<string, string> } = {},
-): ApiError {
-  const httpStatus = CANONICAL_HTTP[status];
+/** The one builder of Google's error object: `code` is always the HTTP status the answer goes out with. */
+export function googleError(httpStatus: number, status: CanonicalStatus, message: string, details?: unknown[]): GoogleErrorObject {
   const body: GoogleErrorObject = { code: httpStatus, message, status };
-  if (opts.details && opts.details.length > 0) body.details = opts.details;
-  return new ApiError({ httpStatus, body, headers: opts.headers });
+  if (details && details.length > 0) body.details = details;
+  return body;
+}
+
+export interface ErrorOptions {
+  details?: unknown[];
+  headers?: Record<string, string>;
+  cause?: unknown;
+}
+
+/** An error of the gateway's own making with an HTTP status other than the canonical one (408, 413, 415, 422, 431). */
+export function errorWithHttpStatus(httpStatus: number, status: CanonicalStatus, message: string, opts: ErrorOptions = {}): ApiError {
+  return new ApiError({ httpStatus, body: googleError(httpStatus, status, message, opts.details), headers: opts.headers, cause: opts.cause });
+}
+
+/** An error of the gateway's own making, with the canonical HTTP status. */
+export function gatewayError(status: CanonicalStatus, message: string, opts: ErrorOptions = {}): ApiError {
+  return errorWithHttpStatus(CANONICAL_HTTP[status], status, message, opts);
 }
 
 export function badRequest(message: string, violations: FieldViolation[]): ApiError {
@@ -117,19 +129,20 @@ export function badRequest(message: string, violations: FieldViolation[]): ApiEr
   });
 }
 
-export function errorInfo(reason: string, metadata?: Record<string, string>): Record<string, unknown> {
+export function errorInfo(reason: string, metadata?: Record<string, string>, domain: string = ERROR_DOMAIN): Record<string, unknown> {
   return {
     '@type': 'type.googleapis.com/google.rpc.ErrorInfo',
     reason,
-    domain: ERROR_DOMAIN,
+    domain,
     ...(metadata ? { metadata } : {}),
   };
 }
 
 /** Retry-After in whole seconds, with the matching google.rpc.RetryInfo detail. */
-export function retryable(status: CanonicalStatus, message: string, retryAfterSeconds: number, reason: string): ApiError {
+export function retryable(status: CanonicalStatus, message: string, retryAfterSeconds: number, reason: string, cause?: unknown): ApiError {
   const seconds = Math.max(1, Math.ceil(retryAfterSeconds));
   return gatewayError(status, message, {
+    cause,
     headers: { 'Retry-After': String(seconds) },
     details: [
       errorInfo(reason),
@@ -144,5 +157,5 @@ export function retryable(status: CanonicalStatus, message: string, retryAfterSe
  */
 export function toApiError(err: unknown): ApiError {
   if (err instanceof ApiError) return err;
-  return retryable('UNAVAILABLE', 'The service is currently unavailable. Retry the request.', 1, 'BACKEND_UNAVAILABLE');
+  return retryable('UNAVAILABLE', 'The service is currently unavailable. Retry the request.', 1, 'BACKEND_UNAVAILABLE', err);
 }

@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import type { Firestore, Timestamp as TimestampT } from '@google-cloud/firestore';
 import { FieldValue, Timestamp } from '@google-cloud/firestore';
-import { ApiError, badRequest, errorInfo, retryable } from './errors';
+import { ApiError, badRequest, errorInfo, errorWithHttpStatus, retryable } from './errors';
 import { isAlreadyExists, isLostRace } from './firestore-errors';
 import type { InvitationRequest } from './validation';
 
@@ -77,22 +77,10 @@ export function fingerprint(req: InvitationRequest, opts: { replace?: boolean } 
   return createHash('sha256').update(JSON.stringify(parts)).digest('hex');
 }
 
-/** Answers not worth keeping: they tell the caller to retry, and a replay would contradict that. */
-export function isStorable(httpStatus: number, status: string | undefined): boolean {
-  if (httpStatus === 429 || httpStatus === 503 || httpStatus === 504) return false;
-  return !(httpStatus === 409 && status === 'ABORTED');
-}
-
 /** 422, as the draft specifies for a key reused with a different payload. */
 function keyReused(): ApiError {
-  return new ApiError({
-    httpStatus: 422,
-    body: {
-      code: 422,
-      message: 'This Idempotency-Key was already used with a different request. Use a new key for a new request.',
-      status: 'INVALID_ARGUMENT',
-      details: [errorInfo('IDEMPOTENCY_KEY_REUSED')],
-    },
+  return errorWithHttpStatus(422, 'INVALID_ARGUMENT', 'This Idempotency-Key was already used with a different request. Use a new key for a new request.', {
+    details: [errorInfo('IDEMPOTENCY_KEY_REUSED')],
   });
 }
 

@@ -3,8 +3,9 @@
 import { http } from '@google-cloud/functions-framework';
 import type * as ConfigModule from './config';
 import type { Handler } from './http/app';
+import { googleError } from './errors';
 import { installRequestGuard } from './http/guard';
-import { errorFields, log } from './logs';
+import * as logs from './log-events';
 import type * as RuntimeModule from './runtime';
 
 let config: ConfigModule.Config | undefined;
@@ -35,8 +36,8 @@ http('invitations', async (req, res) => {
     h = await load();
   } catch (err) {
     handler = undefined; // a bad configuration is logged on every request until fixed
-    log('ERROR', 'the function is misconfigured', errorFields(err));
-    res.status(503).json({ error: { code: 503, message: 'The service is not configured.', status: 'UNAVAILABLE' } });
+    logs.misconfigured(err);
+    res.status(503).json({ error: googleError(503, 'UNAVAILABLE', 'The service is not configured.') });
     return;
   }
   await h(req, res);

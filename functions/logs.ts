@@ -1,6 +1,10 @@
 // Structured log lines for Cloud Logging: one JSON object per line on stdout/stderr, the fields Cloud
 // Logging understands (severity, httpRequest, logging.googleapis.com/trace). Secrets are never passed
-// here; email addresses are masked when LOG_REDACT_EMAILS=true.
+// here; email addresses are masked when LOG_REDACT_EMAILS=true. A request's context (requestId, trace) is carried
+// by AsyncLocalStorage, so that every line written while serving it carries its trace. The events themselves
+// are named in log-events.ts.
+import { AsyncLocalStorage } from 'node:async_hooks';
+
 export type Severity = 'DEBUG' | 'INFO' | 'WARNING' | 'ERROR';
 
 export type LogSink = (line: string, severity: Severity) => void;
@@ -29,14 +33,35 @@ export function redact(text: string): string {
   return text.replace(EMAIL_IN_TEXT, '***@$1');
 }
 
+/** The fields every line of one request carries: its requestId and its trace. */
+export type LogContext = Record<string, string>;
+
+const context = new AsyncLocalStorage<LogContext>();
+
+/** Runs `fn` with `fields` added to every line it (and whatever it awaits) logs. */
+export function withLogContext<T>(fields: LogContext, fn: () => T): T {
+  return context.run({ ...context.getStore(), ...fields }, fn);
+}
+
+/** A line's own fields win over the request's context (a webhook item names its own requestId). */
 export function log(severity: Severity, message: string, fields: Record<string, unknown> = {}): void {
-  const line = JSON.stringify({ severity, message, ...fields });
+  const line = JSON.stringify({ severity, message, ...context.getStore(), ...fields });
   sink(redactEmails ? redact(line) : line, severity);
 }
 
+// Causes nest (gaxios wraps a fetch error that wraps a socket error); a few levels tell the story.
+const MAX_CAUSE_DEPTH = 3;
+
+/** An error as a log line keeps it: name, message, code, stack and its chain of causes (no response bodies). */
 export function errorFields(err: unknown): Record<string, unknown> {
-  if (err instanceof Error) return { error: { name: err.name, message: err.message, code: (err as { code?: unknown }).code } };
-  return { error: String(err) };
+  return { error: describeError(err, 0) };
+}
+
+function describeError(err: unknown, depth: number): unknown {
+  if (!(err instanceof Error)) return String(err);
+  const out: Record<string, unknown> = { name: err.name, message: err.message, code: (err as { code?: unknown }).code, stack: err.stack };
+  if (err.cause !== undefined && depth < MAX_CAUSE_DEPTH) out.cause = describeError(err.cause, depth + 1);
+  return out;
 }
 
 /** `X-Cloud-Trace-Context: TRACE_ID/SPAN_ID;o=1` → the fields that tie a log line to its trace. */

@@ -3,7 +3,7 @@
 // is written when the bucket has room again. Refusal events carry `expireAt` for the audit's TTL policy.
 import { randomUUID } from 'node:crypto';
 import type { AuditEvent, Source } from './audit';
-import { errorFields, log } from './logs';
+import * as logs from './log-events';
 
 export interface RefusalAuditSettings {
   /** Refusal events written per second, sustained. */
@@ -119,7 +119,7 @@ export class RefusalAudit {
     if (!this.byKind.has(kind) && this.byKind.size >= MAX_KINDS) kind = 'other';
     this.byKind.set(kind, (this.byKind.get(kind) ?? 0) + 1);
     if (t - this.lastWarningAt >= WARNING_EVERY_MS) {
-      log('WARNING', 'refusals are being counted, not audited one by one (refusal audit rate limit)', {
+      logs.refusalsCounted({
         source: this.source,
         countedSinceLastLine: this.sinceWarning,
         countedNotYetWritten: this.suppressed,
@@ -182,12 +182,7 @@ export class RefusalAudit {
     try {
       await this.write([event]);
     } catch (err) {
-      log('ERROR', 'could not write a refusal audit event', {
-        requestId: event.requestId,
-        source: this.source,
-        ...(event.suppressedCount ? { suppressedCount: event.suppressedCount } : {}),
-        ...errorFields(err),
-      });
+      logs.refusalAuditWriteFailed(event.requestId, this.source, event.suppressedCount, err);
     }
   }
 }

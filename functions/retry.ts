@@ -3,8 +3,8 @@
 // errors, as Classroom's troubleshooting guide advises. Never retried: ALREADY_EXISTS, FAILED_PRECONDITION,
 // PERMISSION_DENIED, NOT_FOUND, INVALID_ARGUMENT, UNAUTHENTICATED (AIP-194), nor the daily invitation quota,
 // nor the refusal of an open circuit breaker.
-import { isCircuitOpenError } from './circuit';
-import { ApiError } from './errors';
+import type { ApiError } from './errors';
+import { shouldRetry } from './retry-decision';
 
 export interface RetryPolicy {
   /** Upper bound of the first backoff, in ms. */
@@ -19,15 +19,9 @@ export interface RetryPolicy {
 
 export const DEFAULT_RETRY_POLICY: RetryPolicy = { initialBackoffMs: 250, multiplier: 2, maxBackoffMs: 4000, maxAttempts: 5 };
 
-const RETRYABLE_STATUSES = new Set(['RESOURCE_EXHAUSTED', 'UNAVAILABLE', 'INTERNAL', 'UNKNOWN', 'DEADLINE_EXCEEDED']);
-// A per-user daily quota: retrying within seconds cannot succeed.
-const DAILY_QUOTA = '@UserInvitationQuotaExhausted ';
-
+/** Should the gateway call Classroom again at once? (retry-decision.ts decides.) */
 export function isRetryable(err: ApiError): boolean {
-  if (err.body.message.startsWith(DAILY_QUOTA)) return false;
-  // The breaker already knows Classroom is down: a retry would only sleep and be refused again.
-  if (isCircuitOpenError(err)) return false;
-  return RETRYABLE_STATUSES.has(err.status);
+  return shouldRetry('gateway', { httpStatus: err.httpStatus, error: err.body, upstream: err.upstream });
 }
 
 /** Seconds a Retry-After header asks for, if it holds a number of seconds. */

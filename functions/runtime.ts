@@ -1,27 +1,71 @@
-// Builds the production object graph from configuration, once per instance.
+// Builds the object graph from configuration, once per instance: production (index.ts) and tests alike, tests
+// injecting what they must (the emulator's Firestore, ID token certificates, a clock).
 import { Firestore } from '@google-cloud/firestore';
 import { withCircuitBreaker } from './circuit';
-import { createClassroomInvitations } from './classroom';
+import { ClassroomInvitations, createClassroomInvitations } from './classroom';
 import type { Config } from './config';
-import { InvitationGateway } from './gateway';
+import { CreateFlow } from './create/flow';
 import { createApp, Handler } from './http/app';
-import { CallerVerifier } from './http/caller';
+import { CallerVerifier, CertSource } from './http/caller';
+import { HttpInvitations } from './http/invitations';
 import { IdempotencyKeys } from './idempotency';
 import { Ledger, WEBHOOK_DELIVERIES_COLLECTION } from './ledger';
 import { setRedactEmails } from './logs';
 import { RefusalAudit } from './refusal-audit';
+import { Removals } from './removal';
 import { WebhookProcessor } from './webhooks/processor';
 
-export function createRuntimeHandler(config: Config): Handler {
+export interface RuntimeDeps {
+  /** Default: a client for the configured project. */
+  db?: Firestore;
+  /** Classroom's client, before the circuit breaker is put around it. Default: the official client. */
+  classroom?: ClassroomInvitations;
+  /** Google's ID token certificates. Default: fetched from Google. */
+  certs?: CertSource;
+  /** Wall clock for leases, deadlines and expiries. */
+  now?: () => number;
+}
+
+export interface Runtime {
+  handler: Handler;
+  db: Firestore;
+  ledger: Ledger;
+  /** Classroom as the gateway calls it (with the circuit breaker when configured). */
+  classroom: ClassroomInvitations;
+  flow: CreateFlow;
+  /** Writes the refusal audit's last summaries. */
+  close(): Promise<void>;
+}
+
+export function createRuntime(config: Config, deps: RuntimeDeps = {}): Runtime {
   setRedactEmails(config.logRedactEmails);
-  const db = new Firestore({ ...(config.projectId ? { projectId: config.projectId } : {}), ignoreUndefinedProperties: true });
-  const ledger = new Ledger(db, config.collectionPrefix, config.leaseMs, config.ledgerTtlMs);
-  const keys = new IdempotencyKeys(db, config.collectionPrefix, config.leaseMs, config.idempotencyKeyTtlMs);
+  const now = deps.now ?? Date.now;
+  const db = deps.db ?? new Firestore({ ...(config.projectId ? { projectId: config.projectId } : {}), ignoreUndefinedProperties: true });
+  const ledger = new Ledger(db, config.collectionPrefix, config.leaseMs, config.ledgerTtlMs, now);
+  const classroom = withCircuitBreaker(deps.classroom ?? createClassroomInvitations(config), config.circuit);
+  const keys = new IdempotencyKeys(db, config.collectionPrefix, config.leaseMs, config.idempotencyKeyTtlMs, now);
+  const deliveries = new IdempotencyKeys(db, config.collectionPrefix, config.leaseMs, config.idempotencyKeyTtlMs, now, WEBHOOK_DELIVERIES_COLLECTION);
   const httpRefusals = new RefusalAudit('http', config.refusalAudit, (events) => ledger.appendAuditMany(events));
-  const gateway = new InvitationGateway(config, ledger, withCircuitBreaker(createClassroomInvitations(config), config.circuit), keys, httpRefusals);
-  const deliveries = new IdempotencyKeys(db, config.collectionPrefix, config.leaseMs, config.idempotencyKeyTtlMs, Date.now, WEBHOOK_DELIVERIES_COLLECTION);
   const webhookRefusals = new RefusalAudit('webhook', config.refusalAudit, (events) => ledger.appendAuditMany(events));
-  const webhooks = new WebhookProcessor(config, gateway, ledger, deliveries, webhookRefusals);
-  const callers = new CallerVerifier(config.callerAudience, config.allowedCallers);
-  return createApp({ gateway, webhooks, callers }, config.projectId);
+  const flow = new CreateFlow(config, ledger, classroom, now);
+  const removals = new Removals(config, ledger, classroom, httpRefusals, now);
+  const invitations = new HttpInvitations(config, flow, ledger, keys, httpRefusals);
+  const webhooks = new WebhookProcessor(config, flow, removals, ledger, deliveries, webhookRefusals);
+  const callers = new CallerVerifier(config.callerAudience, config.allowedCallers, deps.certs);
+  return {
+    handler: createApp({ invitations, removals, webhooks, callers }, config.projectId),
+    db,
+    ledger,
+    classroom,
+    flow,
+    async close() {
+      await httpRefusals.close();
+      await webhookRefusals.close();
+    },
+  };
+}
+
+/** The function's handler (index.ts loads this on the first request). */
+export function createRuntimeHandler(config: Config, deps: RuntimeDeps = {}): Handler {
+  return createRuntime(config, deps).handler;
 }

@@ -1,7 +1,7 @@
 // End to end through the Functions Framework: the gateway on the Firestore emulator, Classroom played by
 // the stand-in over HTTP. One block per numbered behaviour of the gateway issue.
 import request from 'supertest';
-import { InvitationGateway } from '../functions/gateway';
+import { CreateFlow } from '../functions/create/flow';
 import { setLogSink } from '../functions/logs';
 import { startTestGateway, TestGateway } from './support/gateway';
 
@@ -119,7 +119,7 @@ describe('2. dedup ledger', () => {
     await createCallsReach(1);
     // A second instance: same Firestore and Classroom, its own memory (identical requests within one
     // instance share the first one's outcome instead).
-    const other = new InvitationGateway(t.config, t.ledger, t.classroom);
+    const other = new CreateFlow(t.config, t.ledger, t.classroom);
     const second = await other.create({ ...body, role: 'STUDENT' }, { requestId: `other-${n}`, source: 'http', caller: 'test' });
     expect(second.httpStatus).toBe(409);
     expect((second.body as { error: { status: string } }).error.status).toBe('ABORTED');

@@ -15,7 +15,7 @@ const ctx = (i: number) => ({ requestId: `req-${Date.now()}-${i}-${Math.random()
 it('50 concurrent identical requests make exactly one Classroom create and one audit event each', async () => {
   t.standIn.latencyMs = 50;
   const req = { courseId: 'd:burst-1', userId: 'burst@school.example', role: 'STUDENT' as const };
-  const answers = await Promise.all(Array.from({ length: 50 }, (_, i) => t.gateway.create(req, ctx(i))));
+  const answers = await Promise.all(Array.from({ length: 50 }, (_, i) => t.flow.create(req, ctx(i))));
   expect(t.standIn.calls.create).toBe(1);
   expect(answers.every((a) => a.httpStatus === 200)).toBe(true);
   const ids = new Set(answers.map((a) => (a.body as { id: string }).id));

@@ -2,26 +2,36 @@
 import { randomUUID } from 'node:crypto';
 import type { Request, Response } from '@google-cloud/functions-framework';
 import type { RequestContext } from '../audit';
+import { Answer, fromError } from '../answers';
 import { ApiError, badRequest, FieldViolation, gatewayError, toApiError } from '../errors';
-import type { Answer, InvitationGateway } from '../gateway';
-import { errorFields, log, logRequest, traceFields } from '../logs';
+import * as logs from '../log-events';
+import { logRequest, traceFields, withLogContext } from '../logs';
+import type { Removals } from '../removal';
 import { jsonObjectOrUndefined, RawRequest } from '../validation';
 import type { WebhookProcessor } from '../webhooks/processor';
 import type { CallerVerifier } from './caller';
 import { requestIdOf } from './guard';
+import type { HttpInvitations } from './invitations';
 
 export interface AppDeps {
-  gateway: InvitationGateway;
+  invitations: HttpInvitations;
+  removals: Removals;
   webhooks: WebhookProcessor;
   callers: CallerVerifier;
 }
 
 export type Handler = (req: Request, res: Response) => Promise<void>;
 
-function send(res: Response, answer: Pick<Answer, 'httpStatus' | 'body' | 'headers'>, requestId: string): void {
+function send(res: Response, answer: Answer<string>, requestId: string): void {
   res.status(answer.httpStatus);
   res.set({ ...answer.headers, 'X-Request-Id': requestId, 'Cache-Control': 'no-store' });
-  res.json(answer.body);
+  if (answer.kind === 'stored') {
+    // The stored JSON text as first sent: a replay is byte-identical.
+    res.type('application/json');
+    res.send(answer.json);
+  } else {
+    res.json(answer.body);
+  }
 }
 
 const FLAGS = ['replace', 'validateOnly'] as const;
@@ -47,14 +57,13 @@ function parseFlags(url: string): Flags | ApiError {
 }
 
 interface Routed {
-  answer: Pick<Answer, 'httpStatus' | 'body' | 'headers'>;
-  outcome: string;
+  answer: Answer<string>;
   details?: Record<string, unknown>;
   quiet?: boolean;
 }
 
 /** Domain fields worth a log line: what was asked, and what Classroom said if it refused. */
-function invitationDetails(body: unknown, answer: Answer): Record<string, unknown> {
+function invitationDetails(body: unknown, answer: Answer<string>): Record<string, unknown> {
   const b = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
   const pick = (v: unknown) => (typeof v === 'string' ? v.slice(0, 256) : undefined);
   return {
@@ -62,15 +71,19 @@ function invitationDetails(body: unknown, answer: Answer): Record<string, unknow
     courseId: pick(b.courseId),
     userId: pick(b.userId),
     role: pick(b.role),
-    ...(answer.upstreamStatus ? { upstreamStatus: answer.upstreamStatus } : {}),
+    ...upstreamStatusOf(answer),
   };
+}
+
+function upstreamStatusOf(answer: Answer<string>): { upstreamStatus?: string } {
+  return answer.kind === 'error' && answer.upstreamStatus ? { upstreamStatus: answer.upstreamStatus } : {};
 }
 
 export function createApp(deps: AppDeps, projectId?: string): Handler {
   const route = async (req: Request, requestId: string): Promise<Routed> => {
     const path = req.path.replace(/\/+$/, '') || '/';
     if (path === '/healthz' && (req.method === 'GET' || req.method === 'HEAD')) {
-      return { answer: { httpStatus: 200, body: { status: 'ok' }, headers: {} }, outcome: 'ok', quiet: true };
+      return { answer: { kind: 'health', httpStatus: 200, body: { status: 'ok' }, headers: {}, outcome: 'ok' }, quiet: true };
     }
     if (path === '/v1/invitations' && req.method === 'POST') {
       const bytes = { contentType: req.get('content-type'), rawBody: req.rawBody };
@@ -81,19 +94,19 @@ export function createApp(deps: AppDeps, projectId?: string): Handler {
       const opts = parseFlags(req.originalUrl ?? req.url);
       const answer =
         'error' in who
-          ? await deps.gateway.refuse(raw, ctx, who.error)
+          ? await deps.invitations.refuse(raw, ctx, who.error)
           : opts instanceof ApiError
-            ? await deps.gateway.refuse(raw, ctx, opts)
-            : await deps.gateway.createFromHttp(raw, ctx, req.get('idempotency-key'), opts);
-      return { answer, outcome: answer.outcome, details: invitationDetails(body, answer) };
+            ? await deps.invitations.refuse(raw, ctx, opts)
+            : await deps.invitations.create(raw, ctx, req.get('idempotency-key'), opts);
+      return { answer, details: invitationDetails(body, answer) };
     }
     const del = /^\/v1\/invitations\/([^/]+)$/.exec(path);
     if (del && req.method === 'DELETE') {
       const who = await deps.callers.identify(req.get('authorization'));
       const ctx: RequestContext = { requestId, source: 'http', caller: who.caller, claimedCaller: who.claimedCaller };
       const id = decodeURIComponent(del[1]!);
-      const answer = 'error' in who ? await deps.gateway.refuse({ contentType: undefined, rawBody: undefined, body: undefined }, ctx, who.error) : await deps.gateway.deleteInvitation(id, ctx);
-      return { answer, outcome: answer.outcome, details: { source: 'http', invitationId: id.slice(0, 256), ...(answer.upstreamStatus ? { upstreamStatus: answer.upstreamStatus } : {}) } };
+      const answer = 'error' in who ? await deps.invitations.refuse({ contentType: undefined, rawBody: undefined, body: undefined }, ctx, who.error) : await deps.removals.deleteInvitation(id, ctx);
+      return { answer, details: { source: 'http', invitationId: id.slice(0, 256), ...upstreamStatusOf(answer) } };
     }
     if (path === '/webhooks/sis' && req.method === 'POST') {
       const answer = await deps.webhooks.handle(
@@ -102,23 +115,23 @@ export function createApp(deps: AppDeps, projectId?: string): Handler {
         { 'webhook-id': req.get('webhook-id'), 'webhook-timestamp': req.get('webhook-timestamp'), 'webhook-signature': req.get('webhook-signature') },
         requestId,
       );
-      return { answer, outcome: answer.outcome, details: { source: 'webhook', webhookId: req.get('webhook-id')?.slice(0, 256), ...answer.details } };
+      return { answer, details: { source: 'webhook', webhookId: req.get('webhook-id')?.slice(0, 256), ...answer.details } };
     }
-    const err = gatewayError('NOT_FOUND', `No route for ${req.method} ${req.path}.`);
-    return { answer: { httpStatus: err.httpStatus, body: err.toJSON(), headers: err.headers }, outcome: 'not_found' };
+    return { answer: fromError(gatewayError('NOT_FOUND', `No route for ${req.method} ${req.path}.`), 'not_found') };
   };
 
   return async (req, res) => {
     const started = performance.now();
     // The guard named the request when it arrived; early and late answers share one id scheme.
     const requestId = requestIdOf(res) ?? randomUUID();
+    const trace = traceFields(req.get('x-cloud-trace-context'), projectId);
     let routed: Routed;
     try {
-      routed = await route(req, requestId);
+      // Every line logged while this request is served carries its requestId and trace.
+      routed = await withLogContext({ requestId, ...trace }, () => route(req, requestId));
     } catch (err) {
-      log('ERROR', 'unhandled failure while serving a request', { requestId, ...errorFields(err) });
-      const e = toApiError(err);
-      routed = { answer: { httpStatus: e.httpStatus, body: e.toJSON(), headers: e.headers }, outcome: 'failed' };
+      logs.unhandledFailure(requestId, err);
+      routed = { answer: fromError(toApiError(err), 'failed') };
     }
     if (res.headersSent) return;
     send(res, routed.answer, requestId);
@@ -129,12 +142,12 @@ export function createApp(deps: AppDeps, projectId?: string): Handler {
       url: req.originalUrl ?? req.url,
       status: routed.answer.httpStatus,
       latencyMs: performance.now() - started,
-      outcome: routed.outcome,
+      outcome: routed.answer.outcome,
       userAgent: req.get('user-agent'),
       remoteIp: req.ip,
       requestSize: req.rawBody?.length,
       responseSize: Number(res.getHeader('content-length')) || undefined,
-      trace: traceFields(req.get('x-cloud-trace-context'), projectId),
+      trace,
       details: routed.details,
     });
   };

@@ -1,6 +1,6 @@
 // What a request body may be (size per route, encoding, how long it may take to arrive) and the Google error
 // for each body that is refused. Shared by the request guard (before the body is read) and by validation.
-import { ApiError, CanonicalStatus, errorInfo, GoogleErrorObject } from '../errors';
+import { ApiError, CanonicalStatus, errorInfo, errorWithHttpStatus } from '../errors';
 
 /** POST /v1/invitations: one invitation is three short strings; 16 KiB is far more than any honest one. */
 export const INVITATION_BODY_MAX_BYTES = 16 * 1024;
@@ -33,8 +33,7 @@ export function bodyCapFor(method: string | undefined, path: string): number {
 
 /** An error whose HTTP status is not the canonical status's usual one (413, 415, 408); `code` is the HTTP status. */
 export function refusal(httpStatus: number, status: CanonicalStatus, message: string, reason: string, metadata?: Record<string, string>): ApiError {
-  const body: GoogleErrorObject = { code: httpStatus, message, status, details: [errorInfo(reason, metadata)] };
-  return new ApiError({ httpStatus, body });
+  return errorWithHttpStatus(httpStatus, status, message, { details: [errorInfo(reason, metadata)] });
 }
 
 /** 413 OUT_OF_RANGE, as for a delivery of more than 1,000 enrollments: the caller must send less. */

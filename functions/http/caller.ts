@@ -6,7 +6,7 @@ import type { OAuth2Client } from 'google-auth-library';
 import { z } from 'zod';
 import { CALLER_SETTINGS_TOGETHER, ConfigError } from '../config';
 import { ApiError, errorInfo, gatewayError, retryable } from '../errors';
-import { errorFields, log } from '../logs';
+import * as logs from '../log-events';
 
 const GOOGLE_ISSUERS = ['accounts.google.com', 'https://accounts.google.com'];
 
@@ -134,7 +134,7 @@ export class CallerVerifier {
     try {
       certs = await this.certificates();
     } catch (err) {
-      log('WARNING', "Google's ID token certificates could not be fetched; callers get 503", errorFields(err));
+      logs.certsUnavailable(err);
       return {
         ...unverified,
         error: retryable('UNAVAILABLE', 'The caller cannot be verified right now. Retry the request.', CERT_RETRY_AFTER_SECONDS, 'ID_TOKEN_CERTS_UNAVAILABLE'),

@@ -6,7 +6,8 @@ import { subscribe } from 'node:diagnostics_channel';
 import { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { ApiError } from '../errors';
-import { errorFields, log, logRequest, traceFields } from '../logs';
+import * as logs from '../log-events';
+import { logRequest, traceFields } from '../logs';
 import { bodyCapFor, bodyTimedOut, bodyTooLarge, DEFAULT_BODY_TIMEOUT_MS, encodingUnsupported, refusal, routePath } from './body-limits';
 
 export interface GuardSettings {
@@ -274,7 +275,7 @@ export function installRequestGuard(source: GuardSettingsSource): void {
       guardServer(server, source);
     } catch (err) {
       // A subscriber that throws crashes the process (the error is rethrown as uncaught).
-      log('ERROR', 'could not guard the HTTP server', errorFields(err));
+      logs.guardFailed(err);
     }
   });
 }

@@ -1,7 +1,7 @@
 // The SIS event: OneRoster 1.2 enrollments in a Standard Webhooks payload, and how each maps to a
 // Classroom invitation (or is skipped, with the reason reported).
 import { z } from 'zod';
-import { ApiError, badRequest, errorInfo, FieldViolation } from '../errors';
+import { badRequest, errorInfo, errorWithHttpStatus, FieldViolation } from '../errors';
 import { ALIAS, EMAIL, InvitationRequest, Role } from '../validation';
 
 export const MAX_ENROLLMENTS = 1000;
@@ -41,14 +41,8 @@ export function parseEvent(body: unknown): EnrollmentEvent {
   const count = (body as { data?: { enrollments?: unknown } } | null)?.data?.enrollments;
   if (Array.isArray(count) && count.length > MAX_ENROLLMENTS) {
     // 413: the delivery is too large to take in one piece; the sender must split it.
-    throw new ApiError({
-      httpStatus: 413,
-      body: {
-        code: 413,
-        message: `A delivery may carry at most ${MAX_ENROLLMENTS} enrollments; this one has ${count.length}. Split it.`,
-        status: 'OUT_OF_RANGE',
-        details: [errorInfo('TOO_MANY_ENROLLMENTS')],
-      },
+    throw errorWithHttpStatus(413, 'OUT_OF_RANGE', `A delivery may carry at most ${MAX_ENROLLMENTS} enrollments; this one has ${count.length}. Split it.`, {
+      details: [errorInfo('TOO_MANY_ENROLLMENTS')],
     });
   }
   const parsed = Event.safeParse(body);

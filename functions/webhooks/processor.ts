@@ -6,15 +6,17 @@ import { createHash } from 'node:crypto';
 import type { AuditEvent, RequestContext } from '../audit';
 import { auditEvent, boundedId, shortHash } from '../audit';
 import type { Config } from '../config';
-import { ApiError, GoogleErrorObject, gatewayError, retryable, toApiError } from '../errors';
-import type { Answer, InvitationGateway } from '../gateway';
+import { Answer, fromError, ItemResult } from '../answers';
+import type { CreateFlow } from '../create/flow';
+import { errorInfo, gatewayError, retryable, toApiError } from '../errors';
 import type { IdempotencyKeys } from '../idempotency';
-import { isStorable } from '../idempotency';
-import type { Invitation } from '../classroom';
 import type { Ledger } from '../ledger';
 import { pairKey } from '../ledger';
-import { errorFields, log } from '../logs';
+import * as logs from '../log-events';
+import { oncePerKey } from '../once-per-key';
 import type { RefusalAudit } from '../refusal-audit';
+import type { Removals } from '../removal';
+import { shouldRetry } from '../retry-decision';
 import { parseJsonObjectBody, RawRequest } from '../validation';
 import { Enrollment, EnrollmentEvent, Mapping, mapEnrollment, parseEvent, planDelivery } from './enrollments';
 import { SignatureHeaders, SignatureVerifier } from './signature';
@@ -27,24 +29,12 @@ export const MAX_VERIFIED_WEBHOOK_ID = 256;
 
 const NO_PAIR = { courseId: null, userId: null, role: null, pairKey: null };
 
-export interface ItemResult {
-  sourcedId: string;
-  outcome: string;
-  invitation?: Invitation;
-  error?: GoogleErrorObject;
-  reason?: string;
-}
+export type { ItemResult } from '../answers';
 
-export interface WebhookAnswer {
-  httpStatus: number;
-  body: unknown;
-  headers: Record<string, string>;
-  /** For the log line: rejected, delivered, incomplete, replayed, in_flight, failed. */
-  outcome: string;
-  details?: Record<string, unknown>;
-}
+/** For the log line. */
+export type WebhookOutcome = 'rejected' | 'delivered' | 'incomplete' | 'replayed' | 'in_flight' | 'failed';
 
-const RETRYABLE = new Set(['ABORTED', 'RESOURCE_EXHAUSTED', 'UNAVAILABLE', 'DEADLINE_EXCEEDED']);
+export type WebhookAnswer = Answer<WebhookOutcome>;
 
 /** Runs `fn` over `items` with at most `limit` at once. */
 async function forEachLimited<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
@@ -53,10 +43,6 @@ async function forEachLimited<T>(items: T[], limit: number, fn: (item: T) => Pro
     while (next < items.length) await fn(items[next++]!);
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-}
-
-function answerOf(e: ApiError, outcome: string): WebhookAnswer {
-  return { httpStatus: e.httpStatus, body: e.toJSON(), headers: e.headers, outcome };
 }
 
 function counts(results: ItemResult[]): Record<string, number> {
@@ -70,7 +56,8 @@ export class WebhookProcessor {
 
   constructor(
     private readonly config: Config,
-    private readonly gateway: InvitationGateway,
+    private readonly flow: CreateFlow,
+    private readonly removals: Removals,
     private readonly ledger: Ledger,
     private readonly deliveries: IdempotencyKeys,
     private readonly refusals: RefusalAudit,
@@ -91,10 +78,8 @@ export class WebhookProcessor {
           upstreamStatus: verification.reason,
         }),
       );
-      const e = gatewayError('UNAUTHENTICATED', verification.message, {
-        details: [{ '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason: verification.reason, domain: 'classroom-gateway.webhooks' }],
-      });
-      return { ...answerOf(e, 'rejected'), details: { reason: verification.reason } };
+      const e = gatewayError('UNAUTHENTICATED', verification.message, { details: [errorInfo(verification.reason, undefined, 'classroom-gateway.webhooks')] });
+      return { ...fromError(e, 'rejected'), details: { reason: verification.reason } };
     }
     const webhookId = verification.webhookId;
     const ctx: RequestContext = {
@@ -112,13 +97,13 @@ export class WebhookProcessor {
       await this.refusals.record(
         auditEvent(ctx, NO_PAIR, { outcome: 'rejected', httpStatus: e.httpStatus, violations: violations?.slice(0, 10).map((v) => v.field) }),
       );
-      return answerOf(e, 'rejected');
+      return fromError(e, 'rejected');
     }
     try {
       return await this.deliver(event, raw.rawBody ?? Buffer.alloc(0), webhookId, ctx);
     } catch (err) {
-      log('ERROR', 'webhook delivery failed inside the gateway', { requestId, webhookId: ctx.webhookId, ...errorFields(err) });
-      return answerOf(toApiError(err), 'failed');
+      logs.deliveryFailed(requestId, ctx.webhookId, err);
+      return fromError(toApiError(err), 'failed');
     }
   }
 
@@ -129,26 +114,24 @@ export class WebhookProcessor {
    */
   private async deliver(event: EnrollmentEvent, rawBody: Buffer, webhookId: string, ctx: RequestContext): Promise<WebhookAnswer> {
     const fingerprint = createHash('sha256').update(rawBody).digest('hex');
-    const decision = await this.deliveries.begin('webhook', webhookId, fingerprint, ctx.requestId, { takeOverChanged: true });
-    if (decision.kind === 'replay') {
-      const r = decision.response;
-      return { httpStatus: r.httpStatus, body: JSON.parse(r.body) as unknown, headers: { ...r.headers, 'Idempotent-Replayed': 'true' }, outcome: 'replayed' };
-    }
-    if (decision.kind !== 'new') return answerOf(decision.error, decision.kind === 'mismatch' ? 'rejected' : 'in_flight');
-    if (decision.previousFingerprint) {
-      // Stored fingerprints are full sha256 hex of the raw body; the audit keeps the same short form as shortHash.
-      ctx = { ...ctx, webhookIdReuse: { previousBody: `sha256:${decision.previousFingerprint.slice(0, 16)}`, body: shortHash(rawBody) } };
-      log('WARNING', 'webhook-id redelivered with another body: processing the new body', { requestId: ctx.requestId, webhookId: ctx.webhookId, ...ctx.webhookIdReuse });
-    }
-    const answer = await this.process(event, ctx);
-    if (ctx.webhookIdReuse) answer.details = { ...answer.details, webhookIdReuse: ctx.webhookIdReuse };
-    const status = (answer.body as { error?: { status?: string } }).error?.status;
-    try {
-      await this.deliveries.finish(decision.claim, { httpStatus: answer.httpStatus, body: JSON.stringify(answer.body), headers: answer.headers }, isStorable(answer.httpStatus, status));
-    } catch (err) {
-      log('ERROR', 'could not store the webhook delivery outcome', { requestId: ctx.requestId, ...errorFields(err) });
-    }
-    return answer;
+    const once = await oncePerKey(
+      this.deliveries,
+      { scope: 'webhook', key: webhookId, fingerprint, requestId: ctx.requestId, takeOverChanged: true },
+      async (previousFingerprint) => {
+        let runCtx = ctx;
+        if (previousFingerprint) {
+          // Stored fingerprints are full sha256 hex of the raw body; the audit keeps the same short form as shortHash.
+          const reuse = { previousBody: `sha256:${previousFingerprint.slice(0, 16)}`, body: shortHash(rawBody) };
+          runCtx = { ...ctx, webhookIdReuse: reuse };
+          logs.webhookIdReused(ctx.requestId, ctx.webhookId, reuse);
+        }
+        const answer = await this.process(event, runCtx);
+        if (runCtx.webhookIdReuse) answer.details = { ...answer.details, webhookIdReuse: runCtx.webhookIdReuse };
+        return answer;
+      },
+      (err) => logs.deliveryOutcomeNotStored(ctx.requestId, err),
+    );
+    return once.answer;
   }
 
   private async process(event: EnrollmentEvent, ctx: RequestContext): Promise<WebhookAnswer> {
@@ -181,23 +164,28 @@ export class WebhookProcessor {
       skipped.push(auditEvent(itemCtx, pair, { outcome: 'skipped', httpStatus: 200, reason }));
       return { sourcedId: enrollment.sourcedId, outcome: 'skipped', reason };
     }
-    const a: Answer =
+    const a =
       mapping.kind === 'withdraw'
-        ? await this.gateway.withdraw(mapping.invitation, itemCtx)
+        ? await this.removals.withdraw(mapping.invitation, itemCtx)
         : // A changed role for a pending invitation is the SIS's intent: replace it.
-          await this.gateway.create(mapping.invitation, itemCtx, { replace: true });
-    const error = (a.body as { error?: GoogleErrorObject }).error;
-    if (error) return { sourcedId: enrollment.sourcedId, outcome: a.outcome, error };
-    if (a.outcome === 'skipped') return { sourcedId: enrollment.sourcedId, outcome: 'skipped', reason: (a.body as { reason?: string }).reason };
-    if (a.outcome === 'withdrawn') return { sourcedId: enrollment.sourcedId, outcome: 'withdrawn' };
-    return { sourcedId: enrollment.sourcedId, outcome: a.outcome, invitation: a.body as Invitation };
+          await this.flow.create(mapping.invitation, itemCtx, { replace: true });
+    switch (a.kind) {
+      case 'error':
+        return { sourcedId: enrollment.sourcedId, outcome: a.outcome, error: a.body.error };
+      case 'skipped':
+        return { sourcedId: enrollment.sourcedId, outcome: 'skipped', reason: a.body.reason };
+      case 'empty':
+        return { sourcedId: enrollment.sourcedId, outcome: 'withdrawn' };
+      case 'invitation':
+        return { sourcedId: enrollment.sourcedId, outcome: a.outcome, invitation: a.body };
+    }
   }
 
   /** 200 with every result, or 429/503 + Retry-After when any item should be tried again later. */
   private summarize(results: ItemResult[]): WebhookAnswer {
-    const pending = results.filter((r) => r.error && RETRYABLE.has(r.error.status));
+    const pending = results.filter((r) => r.error && shouldRetry('sender', { httpStatus: r.error.code, error: r.error }));
     const details = { enrollments: results.length, outcomes: counts(results) };
-    if (pending.length === 0) return { httpStatus: 200, body: { results }, headers: {}, outcome: 'delivered', details };
+    if (pending.length === 0) return { kind: 'delivery', httpStatus: 200, body: { results }, headers: {}, outcome: 'delivered', details };
     const throttled = pending.some((r) => r.error!.status === 'RESOURCE_EXHAUSTED');
     const retryAfterS = throttled ? 30 : 5;
     const e = retryable(
@@ -207,7 +195,7 @@ export class WebhookProcessor {
       throttled ? 'ENROLLMENTS_THROTTLED' : 'ENROLLMENTS_INCOMPLETE',
     );
     // Google's error JSON, with the per-item results beside it for the operator.
-    return { httpStatus: e.httpStatus, body: { ...e.toJSON(), results }, headers: e.headers, outcome: 'incomplete', details };
+    return { kind: 'incomplete', httpStatus: e.httpStatus, body: { ...e.toJSON(), results }, headers: e.headers, outcome: 'incomplete', details };
   }
 }
 

@@ -1,22 +1,19 @@
 // Starts the gateway the way production does (Functions Framework pipeline, real Firestore emulator, the
-// official Classroom client) against an in-process Classroom stand-in. Each call gets its own data.
+// official Classroom client, the runtime wiring of functions/runtime.ts) against an in-process Classroom
+// stand-in. Each call gets its own data.
 import { randomBytes } from 'node:crypto';
 import type { Server } from 'node:http';
 import { http } from '@google-cloud/functions-framework';
 import { getTestServer } from '@google-cloud/functions-framework/testing';
 import type { Firestore } from '@google-cloud/firestore';
-import { withCircuitBreaker } from '../../functions/circuit';
-import { createClassroomInvitations, ClassroomInvitations } from '../../functions/classroom';
+import type { ClassroomInvitations } from '../../functions/classroom';
 import { Config, parseConfig } from '../../functions/config';
-import { InvitationGateway } from '../../functions/gateway';
-import { createApp } from '../../functions/http/app';
+import type { CreateFlow } from '../../functions/create/flow';
 import { guardServer } from '../../functions/http/guard';
 import { setLogSink } from '../../functions/logs';
-import { RefusalAudit } from '../../functions/refusal-audit';
-import { CallerVerifier, CertSource } from '../../functions/http/caller';
-import { IdempotencyKeys } from '../../functions/idempotency';
-import { Ledger, AUDIT_COLLECTION, LEDGER_COLLECTION, WEBHOOK_DELIVERIES_COLLECTION } from '../../functions/ledger';
-import { WebhookProcessor } from '../../functions/webhooks/processor';
+import type { CertSource } from '../../functions/http/caller';
+import { Ledger, AUDIT_COLLECTION, LEDGER_COLLECTION } from '../../functions/ledger';
+import { createRuntime } from '../../functions/runtime';
 import { ClassroomStandIn } from '../../standin/server';
 import { newFirestore, PROJECT_ID, uniquePrefix } from './emulator';
 
@@ -26,7 +23,8 @@ export interface TestGateway {
   db: Firestore;
   config: Config;
   ledger: Ledger;
-  gateway: InvitationGateway;
+  /** The create flow of this instance (what POST /v1/invitations and webhooks run after validation). */
+  flow: CreateFlow;
   classroom: ClassroomInvitations;
   auditDocs(): Promise<Record<string, unknown>[]>;
   ledgerDocs(): Promise<Record<string, unknown>[]>;
@@ -48,16 +46,9 @@ export async function startTestGateway(name: string, env: Record<string, string>
     ...env,
   });
   const db = newFirestore();
-  const ledger = new Ledger(db, config.collectionPrefix, config.leaseMs, config.ledgerTtlMs);
-  const classroom = withCircuitBreaker(createClassroomInvitations(config), config.circuit);
-  const keys = new IdempotencyKeys(db, config.collectionPrefix, config.leaseMs, config.idempotencyKeyTtlMs);
-  const httpRefusals = new RefusalAudit('http', config.refusalAudit, (events) => ledger.appendAuditMany(events));
-  const gateway = new InvitationGateway(config, ledger, classroom, keys, httpRefusals);
-  const deliveries = new IdempotencyKeys(db, config.collectionPrefix, config.leaseMs, config.idempotencyKeyTtlMs, Date.now, WEBHOOK_DELIVERIES_COLLECTION);
-  const webhookRefusals = new RefusalAudit('webhook', config.refusalAudit, (events) => ledger.appendAuditMany(events));
-  const webhooks = new WebhookProcessor(config, gateway, ledger, deliveries, webhookRefusals);
+  const runtime = createRuntime(config, { db, certs });
   const fnName = `invitations_${name}_${randomBytes(3).toString('hex')}`;
-  http(fnName, createApp({ gateway, webhooks, callers: new CallerVerifier(config.callerAudience, config.allowedCallers, certs) }, config.projectId));
+  http(fnName, runtime.handler);
   const server = getTestServer(fnName);
   // The guard index.ts installs for every framework server, put on this one directly: a subscription made by
   // one test file would outlive it in a shared Jest worker.
@@ -68,14 +59,13 @@ export async function startTestGateway(name: string, env: Record<string, string>
     standIn,
     db,
     config,
-    ledger,
-    gateway,
-    classroom,
+    ledger: runtime.ledger,
+    flow: runtime.flow,
+    classroom: runtime.classroom,
     auditDocs: () => docs(AUDIT_COLLECTION),
     ledgerDocs: () => docs(LEDGER_COLLECTION),
     async close() {
-      await httpRefusals.close();
-      await webhookRefusals.close(); // its last summary, before the client goes
+      await runtime.close(); // the refusal audit's last summaries, before the client goes
       await standIn.stop();
       server.close?.();
       await db.terminate();
