@@ -151,6 +151,17 @@ export function retryable(status: CanonicalStatus, message: string, retryAfterSe
   });
 }
 
+/** The fields a google.rpc.BadRequest detail names (the first detail), for the audit. */
+export function violatedFields(err: ApiError): string[] | undefined {
+  const detail = err.body.details?.[0] as { fieldViolations?: FieldViolation[] } | undefined;
+  return detail?.fieldViolations?.map((v) => v.field);
+}
+
+/** The reason of an ErrorInfo first detail, for the log line. */
+export function reasonOf(err: ApiError): string | undefined {
+  return (err.body.details?.[0] as { reason?: string } | undefined)?.reason;
+}
+
 /**
  * Maps anything thrown to an ApiError. Unknown failures are internal faults of the gateway or its
  * storage, never the caller's doing: they become 503 UNAVAILABLE (retryable) without leaking internals.

@@ -3,64 +3,17 @@
 // with a create-if-absent (or update-if-unchanged) precondition, so concurrent duplicates never lock each
 // other; Classroom is called outside; the outcome is recorded in a second commit guarded by the claim's
 // write time, so a request that lost its lease can never overwrite its successor.
-import { createHash } from 'node:crypto';
-import type { DocumentReference, DocumentSnapshot, Firestore, Timestamp as TimestampT, WriteBatch } from '@google-cloud/firestore';
+import type { DocumentReference, DocumentSnapshot, Firestore, WriteBatch } from '@google-cloud/firestore';
 import { FieldValue, Timestamp } from '@google-cloud/firestore';
 import { AuditEvent, AuditFields, definedOnly } from './audit';
 import { TickBatcher } from './batcher';
 import { isAlreadyExists, isLostRace } from './firestore-errors';
 import type { Invitation } from './classroom';
 import type { InvitationRequest } from './validation';
+import { AUDIT_COLLECTION, Claim, LEDGER_COLLECTION, LedgerEntry, LedgerOrigin, LedgerSnapshot, pendingEntry } from './ledger-model';
 
-export const LEDGER_COLLECTION = 'invitations';
-export const AUDIT_COLLECTION = 'audit';
-export const WEBHOOK_DELIVERIES_COLLECTION = 'webhook_deliveries';
-
-export type LedgerState = 'pending' | 'created';
-
-/**
- * How the ledger came to hold an invitation: `created` by this gateway; `adopted` when Classroom already had exactly
- * the invitation a caller asked for; `observed` when Classroom holds another role for the pair (made elsewhere), kept
- * so that repeats are answered without a call. Only `created` ones may be replaced or withdrawn by a webhook, and
- * only `created` and `adopted` ones may be deleted through the gateway.
- */
-export type LedgerOrigin = 'created' | 'adopted' | 'observed';
-
-export interface LedgerEntry {
-  courseId: string;
-  userId: string;
-  role: string;
-  state: LedgerState;
-  /** The request that holds (pending) or made (created) the entry. */
-  requestId: string;
-  leaseExpiresAt?: TimestampT;
-  expireAt?: TimestampT;
-  invitation?: Invitation;
-  origin?: LedgerOrigin;
-  /** When Classroom last confirmed (or the gateway last recorded) the invitation. */
-  checkedAt?: TimestampT;
-  updatedAt?: TimestampT;
-}
-
-export interface LedgerSnapshot {
-  entry: LedgerEntry;
-  updateTime: TimestampT;
-}
-
-/** Proof of a reservation: the ledger document's write time when this request claimed it. */
-export interface Claim {
-  key: string;
-  requestId: string;
-  writeTime: TimestampT;
-  /** The pair as the claiming request named it (the key's inputs). */
-  courseId: string;
-  userId: string;
-}
-
-export function pairKey(courseId: string, userId: string): string {
-  // Hashing spreads ids evenly (no hotspots), avoids `/` and keeps addresses out of document ids.
-  return createHash('sha256').update(`${courseId}\n${userId.toLowerCase()}`).digest('hex');
-}
+export { AUDIT_COLLECTION, LEDGER_COLLECTION, pairKey, WEBHOOK_DELIVERIES_COLLECTION } from './ledger-model';
+export type { Claim, LedgerEntry, LedgerOrigin, LedgerSnapshot, LedgerState } from './ledger-model';
 
 export class Ledger {
   private readonly ledger;
@@ -110,17 +63,7 @@ export class Ledger {
   }
 
   private pendingEntry(req: InvitationRequest, requestId: string): Record<string, unknown> {
-    return {
-      courseId: req.courseId,
-      userId: req.userId,
-      role: req.role,
-      state: 'pending',
-      requestId,
-      leaseExpiresAt: Timestamp.fromMillis(this.now() + this.leaseMs),
-      // For a Firestore TTL policy on `expireAt`: the entry outlives any SIS resync window.
-      expireAt: Timestamp.fromMillis(this.now() + this.ttlMs),
-      updatedAt: FieldValue.serverTimestamp(),
-    };
+    return pendingEntry(req, requestId, this.now(), this.leaseMs, this.ttlMs);
   }
 
   private auditDoc(event: AuditEvent): Record<string, unknown> {

@@ -38,9 +38,9 @@ export type LogContext = Record<string, string>;
 
 const context = new AsyncLocalStorage<LogContext>();
 
-/** Runs `fn` with `fields` added to every line it (and whatever it awaits) logs. */
-export function withLogContext<T>(fields: LogContext, fn: () => T): T {
-  return context.run({ ...context.getStore(), ...fields }, fn);
+/** Runs `fn(...args)` with `fields` added to every line it (and whatever it awaits) logs. */
+export function withLogContext<A extends unknown[], T>(fields: LogContext, fn: (...args: A) => T, ...args: A): T {
+  return context.run({ ...context.getStore(), ...fields }, fn, ...args);
 }
 
 /** A line's own fields win over the request's context (a webhook item names its own requestId). */

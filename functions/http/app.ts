@@ -128,7 +128,7 @@ export function createApp(deps: AppDeps, projectId?: string): Handler {
     let routed: Routed;
     try {
       // Every line logged while this request is served carries its requestId and trace.
-      routed = await withLogContext({ requestId, ...trace }, () => route(req, requestId));
+      routed = await withLogContext({ requestId, ...trace }, route, req, requestId);
     } catch (err) {
       logs.unhandledFailure(requestId, err);
       routed = { answer: fromError(toApiError(err), 'failed') };

@@ -4,11 +4,11 @@
 import { randomUUID } from 'node:crypto';
 import { subscribe } from 'node:diagnostics_channel';
 import { IncomingMessage, Server, ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
-import type { ApiError } from '../errors';
+import { ApiError, reasonOf } from '../errors';
 import * as logs from '../log-events';
 import { logRequest, traceFields } from '../logs';
-import { bodyCapFor, bodyTimedOut, bodyTooLarge, DEFAULT_BODY_TIMEOUT_MS, encodingUnsupported, refusal, routePath } from './body-limits';
+import { bodyCapFor, bodyTimedOut, bodyTooLarge, DEFAULT_BODY_TIMEOUT_MS, encodingUnsupported, routePath } from './body-limits';
+import { onClientError } from './client-errors';
 
 export interface GuardSettings {
   bodyTimeoutMs: number;
@@ -66,7 +66,7 @@ interface Refusal {
 function refuse(r: Refusal, err: ApiError, details: Record<string, unknown>): void {
   const payload = JSON.stringify(err.toJSON());
   if (!r.res.headersSent) answerThenClose(r.req, r.res, err.httpStatus, payload);
-  const reason = (err.body.details?.[0] as { reason?: string } | undefined)?.reason;
+  const reason = reasonOf(err);
   logRequest({
     requestId: r.requestId,
     method: r.req.method ?? '',
@@ -186,47 +186,6 @@ function admit(req: IncomingMessage, res: ServerResponse, source: GuardSettingsS
   req.on('end', onEnd);
   req.on('error', onAbandoned);
   req.on('close', onAbandoned);
-}
-
-/** Node's own early answers (malformed HTTP, headers too large, a request too slow), in Google's error JSON. */
-function clientErrorAnswer(code: string | undefined): ApiError {
-  switch (code) {
-    case 'ERR_HTTP_REQUEST_TIMEOUT':
-      return refusal(408, 'DEADLINE_EXCEEDED', 'The request did not arrive within the time allowed.', 'REQUEST_TIMEOUT');
-    case 'HPE_HEADER_OVERFLOW':
-      return refusal(431, 'OUT_OF_RANGE', 'The request headers are too large.', 'HEADERS_TOO_LARGE');
-    default:
-      return refusal(400, 'INVALID_ARGUMENT', 'The request is not valid HTTP.', 'MALFORMED_REQUEST');
-  }
-}
-
-const REASON_PHRASE: Record<number, string> = { 400: 'Bad Request', 408: 'Request Timeout', 431: 'Request Header Fields Too Large' };
-
-// Node's documented pattern: the socket has no response object yet, so the answer is written raw.
-function onClientError(err: Error & { code?: string }, socket: Socket): void {
-  if (err.code === 'ECONNRESET' || !socket.writable) {
-    socket.destroy();
-    return;
-  }
-  const e = clientErrorAnswer(err.code);
-  const requestId = randomUUID();
-  const payload = JSON.stringify(e.toJSON());
-  socket.end(
-    `HTTP/1.1 ${e.httpStatus} ${REASON_PHRASE[e.httpStatus]}\r\n` +
-      `Content-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(payload)}\r\n` +
-      `X-Request-Id: ${requestId}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n${payload}`,
-  );
-  logRequest({
-    requestId,
-    method: '',
-    url: '',
-    status: e.httpStatus,
-    latencyMs: 0,
-    outcome: 'rejected',
-    remoteIp: socket.remoteAddress,
-    responseSize: Buffer.byteLength(payload),
-    details: { reason: (e.body.details?.[0] as { reason?: string }).reason, nodeError: err.code },
-  });
 }
 
 // The framework's server is the one whose request listener is an Express application; other servers in the

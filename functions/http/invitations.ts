@@ -5,7 +5,7 @@ import { Answer, fromError, ok } from '../answers';
 import type { Config } from '../config';
 import { CreateFlow, CreateOptions } from '../create/flow';
 import { decide, refuseCompactly } from '../decisions';
-import { ApiError, toApiError } from '../errors';
+import { ApiError, toApiError, violatedFields } from '../errors';
 import { fingerprint, IdempotencyKeys, parseIdempotencyKey } from '../idempotency';
 import type { Ledger } from '../ledger';
 import { pairKey } from '../ledger';
@@ -40,8 +40,7 @@ export class HttpInvitations {
       key = parseIdempotencyKey(idempotencyKeyHeader);
     } catch (err) {
       const e = toApiError(err);
-      const violations = (e.body.details?.[0] as { fieldViolations?: { field: string }[] } | undefined)?.fieldViolations;
-      return refuseCompactly(this.ledger, this.refusals, ctx, requestedPair(raw), fromError(e, 'rejected'), { violations: violations?.map((v) => v.field).slice(0, 10) });
+      return refuseCompactly(this.ledger, this.refusals, ctx, requestedPair(raw), fromError(e, 'rejected'), { violations: violatedFields(e)?.slice(0, 10) });
     }
     if (opts.validateOnly) return this.validate(req, ctx, opts);
     if (key === undefined || !this.keys) return this.flow.create(req, ctx, opts);

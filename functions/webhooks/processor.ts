@@ -8,7 +8,7 @@ import { auditEvent, boundedId, shortHash } from '../audit';
 import type { Config } from '../config';
 import { Answer, fromError, ItemResult } from '../answers';
 import type { CreateFlow } from '../create/flow';
-import { errorInfo, gatewayError, retryable, toApiError } from '../errors';
+import { errorInfo, gatewayError, retryable, toApiError, violatedFields } from '../errors';
 import type { IdempotencyKeys } from '../idempotency';
 import type { Ledger } from '../ledger';
 import { pairKey } from '../ledger';
@@ -93,10 +93,7 @@ export class WebhookProcessor {
       event = parseEvent(parseJsonObjectBody(raw, MAX_WEBHOOK_BODY_BYTES));
     } catch (err) {
       const e = toApiError(err);
-      const violations = (e.body.details?.[0] as { fieldViolations?: { field: string }[] } | undefined)?.fieldViolations;
-      await this.refusals.record(
-        auditEvent(ctx, NO_PAIR, { outcome: 'rejected', httpStatus: e.httpStatus, violations: violations?.slice(0, 10).map((v) => v.field) }),
-      );
+      await this.refusals.record(auditEvent(ctx, NO_PAIR, { outcome: 'rejected', httpStatus: e.httpStatus, violations: violatedFields(e)?.slice(0, 10) }));
       return fromError(e, 'rejected');
     }
     try {

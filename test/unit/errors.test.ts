@@ -57,3 +57,20 @@ describe('unexpected failures', () => {
     expect(e).toBeInstanceOf(ApiError);
   });
 });
+
+describe('causes', () => {
+  it('an upstream error keeps what the client threw as its cause, never in the JSON it answers', () => {
+    const thrown = { message: 'x', response: { status: 403, data: { error: { code: 403, message: 'denied', status: 'PERMISSION_DENIED' } } } };
+    const e = upstreamError(thrown);
+    expect(e.cause).toBe(thrown);
+    expect(JSON.stringify(e.toJSON())).not.toContain('cause');
+  });
+
+  it('a fault of the gateway becomes 503 with the fault as its cause', () => {
+    const fault = new Error('firestore unavailable');
+    const e = toApiError(fault);
+    expect(e.httpStatus).toBe(503);
+    expect(e.cause).toBe(fault);
+    expect(e.toJSON().error.message).not.toContain('firestore');
+  });
+});

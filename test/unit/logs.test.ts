@@ -1,4 +1,4 @@
-import { logRequest, redact, setLogSink, setRedactEmails, traceFields } from '../../functions/logs';
+import { errorFields, log, logRequest, redact, setLogSink, setRedactEmails, traceFields, withLogContext } from '../../functions/logs';
 
 let lines: string[] = [];
 beforeEach(() => {
@@ -68,4 +68,38 @@ it('has no trace without a header or a project', () => {
 
 it('redact keeps the domain', () => {
   expect(redact('a.b+c@sub.school.example and x@y.example')).toBe('***@sub.school.example and ***@y.example');
+});
+
+describe('request context', () => {
+  it('a line written inside a request carries its requestId and trace; the line’s own fields win', async () => {
+    await withLogContext({ requestId: 'r-9', 'logging.googleapis.com/trace': 'projects/p/traces/t' }, async () => {
+      await Promise.resolve();
+      log('ERROR', 'deep inside');
+      log('INFO', 'an item', { requestId: 'r-9.0' });
+    });
+    log('INFO', 'outside');
+    expect(lines.map((l) => JSON.parse(l))).toEqual([
+      { severity: 'ERROR', message: 'deep inside', requestId: 'r-9', 'logging.googleapis.com/trace': 'projects/p/traces/t' },
+      { severity: 'INFO', message: 'an item', requestId: 'r-9.0', 'logging.googleapis.com/trace': 'projects/p/traces/t' },
+      { severity: 'INFO', message: 'outside' },
+    ]);
+  });
+});
+
+describe('errorFields', () => {
+  it('keeps the stack and the chain of causes', () => {
+    const root = Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
+    const err = new Error('request to Classroom failed', { cause: root });
+    const fields = errorFields(err) as { error: { name: string; message: string; stack: string; cause: { message: string; code: string; stack: string } } };
+    expect(fields.error).toMatchObject({ name: 'Error', message: 'request to Classroom failed', cause: { name: 'Error', message: 'socket hang up', code: 'ECONNRESET' } });
+    expect(fields.error.stack).toContain('request to Classroom failed');
+    expect(fields.error.cause.stack).toContain('socket hang up');
+  });
+
+  it('stops after a few causes (a cycle cannot make a line endless)', () => {
+    const a = new Error('a');
+    const b = new Error('b', { cause: a });
+    (a as { cause?: unknown }).cause = b;
+    expect(JSON.stringify(errorFields(b)).length).toBeLessThan(20_000);
+  });
 });
