@@ -3,11 +3,14 @@
 import { auditEvent, AuditFields, AuditPair, RequestContext } from './audit';
 import type { Answer } from './answers';
 import type { Ledger } from './ledger';
+
+/** Decisions need only the audit's append. */
+type AuditLog = Pick<Ledger, 'appendAudit'>;
 import * as logs from './log-events';
 import type { RefusalAudit } from './refusal-audit';
 
 /** Writes the final audit event of a request that reserved nothing, then answers. */
-export async function decide<A extends Answer>(ledger: Ledger, ctx: RequestContext, pair: AuditPair, answer: A, extra: Partial<AuditFields>): Promise<A> {
+export async function decide<A extends Answer>(ledger: AuditLog, ctx: RequestContext, pair: AuditPair, answer: A, extra: Partial<AuditFields>): Promise<A> {
   await ledger.appendAudit(auditEvent(ctx, pair, { outcome: answer.outcome, httpStatus: answer.httpStatus, ...extra }));
   return answer;
 }
@@ -16,7 +19,7 @@ export async function decide<A extends Answer>(ledger: Ledger, ctx: RequestConte
  * For answers that stand whatever happens to the audit (a caller's mistake stays a 400 even when the audit
  * store is down); the log keeps the trace.
  */
-export async function decideSafely<A extends Answer>(ledger: Ledger, ctx: RequestContext, pair: AuditPair, answer: A, extra: Partial<AuditFields>): Promise<A> {
+export async function decideSafely<A extends Answer>(ledger: AuditLog, ctx: RequestContext, pair: AuditPair, answer: A, extra: Partial<AuditFields>): Promise<A> {
   try {
     return await decide(ledger, ctx, pair, answer, extra);
   } catch (err) {
@@ -30,7 +33,7 @@ export async function decideSafely<A extends Answer>(ledger: Ledger, ctx: Reques
  * through the refusal limiter (bounded rate, expiring events) instead of one kept document each.
  */
 export async function refuseCompactly<A extends Answer>(
-  ledger: Ledger,
+  ledger: AuditLog,
   refusals: RefusalAudit | undefined,
   ctx: RequestContext,
   pair: AuditPair,

@@ -29,13 +29,22 @@ const POLL_MAX_MS = 250;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * What the create flow needs of the ledger: the Firestore Ledger below, or an in-memory one that unit tests
+ * run the flow's branches against (each branch is also covered on the emulator).
+ */
+export type CreateLedger = Pick<
+  Ledger,
+  'read' | 'claimNew' | 'takeOver' | 'isLeaseExpired' | 'recordCreated' | 'release' | 'expireLease' | 'releaseInvitation' | 'markChecked' | 'appendAudit'
+>;
+
 export class CreateFlow {
   private readonly inflight = new Map<string, { answer: Promise<CreateAnswer>; requestId: string }>();
   private readonly forwarder: Forwarder;
 
   constructor(
     private readonly config: Config,
-    private readonly ledger: Ledger,
+    private readonly ledger: CreateLedger,
     private readonly classroom: ClassroomInvitations,
     private readonly now: () => number = Date.now,
   ) {

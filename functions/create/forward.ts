@@ -5,7 +5,8 @@ import { CreateAnswer, fromError, ok } from '../answers';
 import type { ClassroomInvitations, Invitation } from '../classroom';
 import type { Config } from '../config';
 import type { ApiError } from '../errors';
-import type { Claim, Ledger, LedgerEntry, LedgerOrigin } from '../ledger';
+import type { Claim, LedgerEntry, LedgerOrigin } from '../ledger';
+import type { CreateLedger } from './flow';
 import * as logs from '../log-events';
 import { isRetryable } from '../retry';
 import { callClassroom, deadlineExceeded, exhausted, failureOf, upstreamFields } from '../upstream';
@@ -14,7 +15,7 @@ import type { InvitationRequest } from '../validation';
 export class Forwarder {
   constructor(
     private readonly config: Config,
-    private readonly ledger: Ledger,
+    private readonly ledger: CreateLedger,
     private readonly classroom: ClassroomInvitations,
   ) {}
 

@@ -2,7 +2,8 @@
 // accepted or deleted elsewhere since).
 import type { ClassroomInvitations } from '../classroom';
 import type { Config } from '../config';
-import type { Ledger, LedgerSnapshot } from '../ledger';
+import type { LedgerSnapshot } from '../ledger';
+import type { CreateLedger } from './flow';
 import * as logs from '../log-events';
 import { callClassroom } from '../upstream';
 
@@ -13,7 +14,7 @@ import { callClassroom } from '../upstream';
  */
 export async function recheck(
   config: Config,
-  ledger: Ledger,
+  ledger: CreateLedger,
   classroom: ClassroomInvitations,
   key: string,
   snap: LedgerSnapshot,
