@@ -13,8 +13,9 @@ export function guardFailed(err: unknown): void {
   log('ERROR', 'could not guard the HTTP server', errorFields(err));
 }
 
-export function unhandledFailure(requestId: string, err: unknown): void {
-  log('ERROR', 'unhandled failure while serving a request', { requestId, ...errorFields(err) });
+/** Written after the request's log context has ended: its trace is passed along. */
+export function unhandledFailure(requestId: string, trace: Record<string, string>, err: unknown): void {
+  log('ERROR', 'unhandled failure while serving a request', { requestId, ...trace, ...errorFields(err) });
 }
 
 export function certsUnavailable(err: unknown): void {

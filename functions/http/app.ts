@@ -130,7 +130,7 @@ export function createApp(deps: AppDeps, projectId?: string): Handler {
       // Every line logged while this request is served carries its requestId and trace.
       routed = await withLogContext({ requestId, ...trace }, route, req, requestId);
     } catch (err) {
-      logs.unhandledFailure(requestId, err);
+      logs.unhandledFailure(requestId, trace, err);
       routed = { answer: fromError(toApiError(err), 'failed') };
     }
     if (res.headersSent) return;
