@@ -232,7 +232,7 @@ export class InvitationGateway {
       }
       if (this.ledger.isLeaseExpired(entry)) {
         const claim = await this.ledger.takeOver(snap, key, req, pending);
-        if (claim) return this.forward(claim, req, deadline);
+        if (claim) return this.forward({ ...claim, recovered: true }, req, deadline);
         continue;
       }
       if (this.now() >= waitUntil) return this.inFlight(ctx, pair, snap);
@@ -360,7 +360,7 @@ export class InvitationGateway {
     }
     try {
       const holding = await this.ledger.findByInvitationId(id);
-      const held = holding.filter(({ snapshot: { entry } }) => entry.state === 'created' && entry.origin !== 'observed');
+      const held = holding.filter(({ snapshot: { entry } }) => entry.state === 'created' && entry.origin === 'created');
       const first = held[0];
       if (!first) {
         return await this.decide(ctx, nothing, fromError(notFound(), 'rejected'), { invitationId: id, reason: 'the invitation is not held by this gateway' });
@@ -442,6 +442,19 @@ export class InvitationGateway {
     return fromError(answer, 'failed');
   }
 
+  /**
+   * Who made an invitation Classroom already had: this gateway, if another ledger key (the person's numeric id, the
+   * course's alias) records it as created here, or if this request took over a reservation whose holder died or
+   * timed out mid-call (its create is what Classroom holds); else another tool or a person (`adopted` when it is
+   * what was asked for, `observed` when not). Only `created` may later be deleted, replaced or withdrawn.
+   */
+  private async originOf(claim: Claim, existing: Invitation, req: InvitationRequest): Promise<LedgerOrigin> {
+    const holders = await this.ledger.findByInvitationId(existing.id);
+    if (holders.some(({ key, snapshot }) => key !== claim.key && snapshot.entry.state === 'created' && snapshot.entry.origin === 'created')) return 'created';
+    if (claim.recovered && existing.role === req.role) return 'created';
+    return existing.role === req.role ? 'adopted' : 'observed';
+  }
+
   /** Classroom already holds an invitation for the pair (another tool, or an attempt that crashed). */
   private async reconcile(claim: Claim, req: InvitationRequest, alreadyExistsErr: ApiError, deadline: number): Promise<Answer> {
     const r = await this.callClassroom((timeoutMs) => this.classroom.findForPair(req.courseId, req.userId, { timeoutMs }), deadline);
@@ -454,11 +467,12 @@ export class InvitationGateway {
       await this.ledger.release(claim, { outcome: 'conflict', httpStatus: alreadyExistsErr.httpStatus, ...upstreamFields(alreadyExistsErr) });
       return fromError(alreadyExistsErr, 'conflict');
     }
+    const origin = await this.originOf(claim, existing, req);
     if (existing.role === req.role) {
-      await this.recordSafely(claim, existing, 'adopted', { outcome: 'adopted', httpStatus: 200, invitationId: existing.id });
+      await this.recordSafely(claim, existing, origin, { outcome: 'adopted', httpStatus: 200, invitationId: existing.id });
       return ok(existing, 'adopted');
     }
-    await this.recordSafely(claim, existing, 'observed', {
+    await this.recordSafely(claim, existing, origin, {
       outcome: 'conflict',
       httpStatus: alreadyExistsErr.httpStatus,
       invitationId: existing.id,
@@ -519,14 +533,13 @@ function skipped(reason: string): Answer {
 }
 
 /**
- * Why a webhook may not replace this pending invitation, or undefined when it may. A feed's role change replaces
- * only what this gateway created, and never an OWNER invitation: ownership is a person's decision, and an
- * invitation another tool made is that tool's.
+ * Why a request may not replace this pending invitation, or undefined when it may. A replacement deletes only what
+ * this gateway created (an invitation another tool or a person made is theirs), and a feed's role change never
+ * deletes an OWNER invitation: ownership is a person's decision.
  */
 function replaceRefusal(entry: LedgerEntry, ctx: RequestContext): string | undefined {
-  if (ctx.source !== 'webhook') return undefined;
-  if (entry.role === 'OWNER') return 'a webhook never replaces an OWNER invitation';
-  if (entry.origin !== 'created') return 'a webhook never replaces an invitation this gateway did not create';
+  if (entry.origin !== 'created') return 'the pending invitation was not created by this gateway; it is never replaced';
+  if (ctx.source === 'webhook' && entry.role === 'OWNER') return 'a webhook never replaces an OWNER invitation';
   return undefined;
 }
 

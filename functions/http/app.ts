@@ -8,7 +8,7 @@ import { errorFields, log, logRequest, traceFields } from '../logs';
 import { jsonObjectOrUndefined, RawRequest } from '../validation';
 import type { WebhookProcessor } from '../webhooks/processor';
 import type { CallerVerifier } from './caller';
-import { requestIdOf } from './guard';
+import { remoteIp, requestIdOf } from './guard';
 
 export interface AppDeps {
   gateway: InvitationGateway;
@@ -131,7 +131,7 @@ export function createApp(deps: AppDeps, projectId?: string): Handler {
       latencyMs: performance.now() - started,
       outcome: routed.outcome,
       userAgent: req.get('user-agent'),
-      remoteIp: req.ip,
+      remoteIp: remoteIp(req),
       requestSize: req.rawBody?.length,
       responseSize: Number(res.getHeader('content-length')) || undefined,
       trace: traceFields(req.get('x-cloud-trace-context'), projectId),

@@ -4,10 +4,10 @@
 import { randomUUID } from 'node:crypto';
 import { subscribe } from 'node:diagnostics_channel';
 import { IncomingMessage, Server, ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
+import { isIP, type Socket } from 'node:net';
 import type { ApiError } from '../errors';
 import { errorFields, log, logRequest, traceFields } from '../logs';
-import { bodyCapFor, bodyTimedOut, bodyTooLarge, DEFAULT_BODY_TIMEOUT_MS, encodingUnsupported, refusal, routePath } from './body-limits';
+import { bodyCapFor, bodyTimedOut, bodyTooLarge, DEFAULT_BODY_TIMEOUT_MS, encodingUnsupported, malformedTarget, refusal, routePath } from './body-limits';
 
 export interface GuardSettings {
   bodyTimeoutMs: number;
@@ -45,11 +45,26 @@ function isIdentity(contentEncoding: string | undefined): boolean {
   return contentEncoding.split(',').every((c) => ['', 'identity'].includes(c.trim().toLowerCase()));
 }
 
-/** As Express with `trust proxy` (the framework's setting) reports req.ip: the first X-Forwarded-For hop. */
-function remoteIp(req: IncomingMessage): string | undefined {
+/**
+ * The client's address for the log: the last X-Forwarded-For hop, the one Google's front end appended (earlier hops
+ * are whatever the client sent), if it is an IP address; else the socket's peer.
+ */
+export function remoteIp(req: IncomingMessage): string | undefined {
   const forwarded = req.headers['x-forwarded-for'];
-  const first = (Array.isArray(forwarded) ? forwarded[0] : forwarded)?.split(',')[0]?.trim();
-  return first || req.socket.remoteAddress;
+  const last = (Array.isArray(forwarded) ? forwarded.join(',') : forwarded)?.split(',').pop()?.trim();
+  return last && isIP(last) ? last : req.socket.remoteAddress;
+}
+
+/** An origin-form target whose path decodes (or an absolute-form one): Express throws on a bad `%` escape. */
+function wellFormedTarget(url: string | undefined): boolean {
+  const path = routePath(url);
+  if (path === '') return false;
+  try {
+    decodeURIComponent(path);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 interface Refusal {
@@ -119,6 +134,10 @@ function admit(req: IncomingMessage, res: ServerResponse, source: GuardSettingsS
   const settings = settingsFrom(source);
   const r: Refusal = { req, res, requestId, started, settings, receivedBytes: 0 };
 
+  if (!wellFormedTarget(req.url)) {
+    refuse(r, malformedTarget(), {});
+    return;
+  }
   const encoding = req.headers['content-encoding'];
   if (!isIdentity(encoding)) {
     refuse(r, encodingUnsupported(encoding ?? ''), { contentEncoding: encoding?.slice(0, 64) });

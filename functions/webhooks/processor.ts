@@ -147,6 +147,9 @@ export class WebhookProcessor {
       await this.deliveries.finish(decision.claim, { httpStatus: answer.httpStatus, body: JSON.stringify(answer.body), headers: answer.headers }, isStorable(answer.httpStatus, status));
     } catch (err) {
       log('ERROR', 'could not store the webhook delivery outcome', { requestId: ctx.requestId, ...errorFields(err) });
+      // Free the webhook-id rather than leave it pending for a lease: a redelivery then runs again, which the
+      // ledger makes safe (what is done is replayed), instead of meeting 409 until the lease ends.
+      await this.deliveries.finish(decision.claim, { httpStatus: 0, body: '', headers: {} }, false).catch(() => undefined);
     }
     return answer;
   }
