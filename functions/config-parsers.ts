@@ -8,16 +8,16 @@ export interface Parser<T> {
   schema: (variable: string) => z.ZodType<T, string | undefined>;
   /** The default as shown to users, when the parser itself knows it. */
   default?: string;
-  /** Unit and range, appended to the description so that the table cannot drift from the validator. */
+  /** Unit and range, appended to the description (after `; `) so that the table cannot drift from the validator. */
   accepts?: string;
 }
 
 const UNITS = {
   count: { ms: 1, word: '' },
-  milliseconds: { ms: 1, word: 'milliseconds, ' },
-  seconds: { ms: 1000, word: 'seconds, ' },
-  hours: { ms: 3_600_000, word: 'hours, ' },
-  days: { ms: 86_400_000, word: 'days, ' },
+  milliseconds: { ms: 1, word: 'in milliseconds, ' },
+  seconds: { ms: 1000, word: 'in seconds, ' },
+  hours: { ms: 3_600_000, word: 'in hours, ' },
+  days: { ms: 86_400_000, word: 'in days, ' },
 } as const;
 
 /**
@@ -70,7 +70,7 @@ export function duration(def: string): Parser<number> {
           return ms;
         }),
     default: `\`${def}\``,
-    accepts: 'a number and a unit: `ms`, `s`, `m`, `h` or `d`; a bare number counts as seconds',
+    accepts: 'a number and a unit (`ms`, `s`, `m`, `h` or `d`, as in `30m` or `7d`); a bare number counts as seconds',
   };
 }
 

@@ -21,7 +21,7 @@ export const settingDocs = z.registry<SettingDoc>();
 function setting<T>(variable: string, parser: Parser<T>, doc: { default?: string; description: string }): z.ZodType<T, string | undefined> {
   const shown = doc.default ?? parser.default;
   if (shown === undefined) throw new Error(`${variable}: the registry shows no default`);
-  const description = parser.accepts === undefined ? doc.description : `${doc.description} (${parser.accepts})`;
+  const description = parser.accepts === undefined ? doc.description : `${doc.description}; ${parser.accepts}`;
   return parser.schema(variable).register(settingDocs, { variable, default: shown, description, readBy: 'parseConfig' });
 }
 
@@ -95,7 +95,7 @@ export const SETTINGS = z.object({
     description: "set together with `ALLOWED_CALLERS` (either alone is a configuration error): `/v1/invitations` then verifies the caller's Google-signed ID token in the function (RS256 signature, expiry, issuer, this audience: the exact URL callers request tokens for). A missing or invalid token gets `401 UNAUTHENTICATED`; Google's keys out of reach gets `503`. Unset: the function relies on Cloud Run IAM and audits the caller as `unverified`",
   }),
   ledgerRecheckAfterMs: setting('LEDGER_RECHECK_AFTER', duration('24h'), {
-    description: 'a replay or conflict answered from a ledger entry older than this (since Classroom last confirmed it) first asks Classroom `invitations.get`; `0s`: always',
+    description: 'a replay or conflict answered from a ledger entry older than this (since Classroom last confirmed it) first asks Classroom `invitations.get` (`0s`: always)',
   }),
   logRedactEmails: setting('LOG_REDACT_EMAILS', flag, { description: '`true` masks email addresses in log lines (`***@school.example`)' }),
   allowedCallers: setting('ALLOWED_CALLERS', list((c) => c.toLowerCase(), refuseCaller), {
@@ -106,7 +106,7 @@ export const SETTINGS = z.object({
     description: 'time for a request body to arrive once its headers are in; after it, `408 DEADLINE_EXCEEDED`',
   }),
   'circuit.failureThreshold': setting('CIRCUIT_FAILURE_THRESHOLD', integer(5, 0, 1000, 'count'), {
-    description: 'consecutive failed Classroom calls (5xx, unreachable, timed out) after which this instance stops calling Classroom and answers `503 UNAVAILABLE` at once; `0` turns the circuit breaker off. One request makes up to `RETRY_MAX_ATTEMPTS` calls',
+    description: 'consecutive failed Classroom calls (5xx, unreachable, timed out; one request makes up to `RETRY_MAX_ATTEMPTS` calls) after which this instance stops calling Classroom and answers `503 UNAVAILABLE` at once; `0` turns the circuit breaker off',
   }),
   'circuit.openMs': setting('CIRCUIT_OPEN_SECONDS', integer(10, 1, 3600, 'seconds'), {
     description: 'how long the circuit stays open before one probe call is let through',
