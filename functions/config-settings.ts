@@ -47,7 +47,7 @@ export const SETTINGS = z.object({
   }),
   classroomSubject: setting('CLASSROOM_SUBJECT', text, {
     default: 'unset',
-    description: 'the Workspace user the service account impersonates through domain-wide delegation (see [Pointing at the real Classroom API](#pointing-at-the-real-classroom-api))',
+    description: 'the Workspace user the service account impersonates through domain-wide delegation (see [Pointing at the real Classroom API](deployment.md#pointing-at-the-real-classroom-api))',
   }),
   classroomTimeoutMs: setting('CLASSROOM_TIMEOUT_MS', integer(10_000, 100, 120_000, 'milliseconds'), { description: 'time allowed for one Classroom call' }),
   requestDeadlineMs: setting('REQUEST_DEADLINE_MS', integer(20_000, 500, 600_000, 'milliseconds'), {

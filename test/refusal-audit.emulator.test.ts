@@ -19,6 +19,17 @@ afterAll(() => t.close());
 type Doc = Record<string, unknown> & { expireAt?: { toMillis(): number } };
 const audit = async () => (await t.auditDocs()) as Doc[];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** The audit documents written since `before`, once they account for `expected` refusals (or 5 s passed). */
+async function settledRefusals(before: Set<unknown>, expected: number): Promise<{ docs: Doc[]; counted: number }> {
+  let docs: Doc[] = [];
+  let counted = 0;
+  for (let wait = 0; wait < 50 && counted < expected; wait++) {
+    await sleep(100);
+    docs = (await audit()).filter((d) => !before.has(d._id));
+    counted = docs.reduce((sum, d) => sum + ((d.suppressedCount as number | undefined) ?? 1), 0);
+  }
+  return { docs, counted };
+}
 const event = { type: 'enrollments.created', timestamp: new Date().toISOString(), data: { enrollments: [{ sourcedId: 'e1', status: 'active', role: 'student', user: { sourcedId: 'u1', email: 'ttl@school.example' }, class: { sourcedId: 'ttl-1' } }] } };
 
 it('refusals carry expireAt = now + REFUSAL_AUDIT_TTL_DAYS; decisions carry none and stay', async () => {
@@ -69,13 +80,7 @@ it('2,000 unsigned deliveries with 250-character webhook-ids write a few dozen s
   expect(statuses.filter((s) => s === 401)).toHaveLength(2000);
 
   // The last counts are written by themselves once the bucket has room (at most 200 ms at 5/s).
-  let docs: Doc[] = [];
-  let counted = 0;
-  for (let wait = 0; wait < 50 && counted < 2000; wait++) {
-    await sleep(100);
-    docs = (await audit()).filter((d) => !before.has(d._id as string));
-    counted = docs.reduce((sum, d) => sum + ((d.suppressedCount as number | undefined) ?? 1), 0);
-  }
+  const { docs, counted } = await settledRefusals(before, 2000);
   expect(counted).toBe(2000);
   // Burst 20, then 5 a second, plus the last summary.
   expect(docs.length).toBeLessThanOrEqual(20 + Math.ceil(seconds * 5) + 1);
@@ -114,13 +119,7 @@ it('invalid or unauthenticated calls of /v1/invitations go through the same limi
   };
   await Promise.all(Array.from({ length: 20 }, send));
   const seconds = (Date.now() - started) / 1000;
-  let docs: Doc[] = [];
-  let counted = 0;
-  for (let wait = 0; wait < 50 && counted < 600; wait++) {
-    await sleep(100);
-    docs = (await audit()).filter((d) => !before.has(d._id as string));
-    counted = docs.reduce((sum, d) => sum + ((d.suppressedCount as number | undefined) ?? 1), 0);
-  }
+  const { docs, counted } = await settledRefusals(before, 600);
   expect(counted).toBe(600);
   expect(docs.length).toBeLessThanOrEqual(20 + Math.ceil(seconds * 5) + 1);
   for (const d of docs) {
