@@ -1,10 +1,10 @@
 // Configuration, parsed once from an injectable environment (tests pass their own; nothing reads process.env later).
 // What each variable means, accepts and defaults to is in functions/config-settings.ts; here are the rules across them.
-import type { CircuitSettings } from './circuit';
-import { isLocalStandIn } from './config-parsers';
-import { parsedSettings, SETTINGS } from './config-settings';
-import type { RefusalAuditSettings } from './refusal-audit';
-import { DEFAULT_RETRY_POLICY, RetryPolicy } from './retry';
+import type {CircuitSettings} from './circuit';
+import {isLocalStandIn} from './config-parsers';
+import {parsedSettings, SETTINGS} from './config-settings';
+import type {RefusalAuditSettings} from './refusal-audit';
+import {DEFAULT_RETRY_POLICY, RetryPolicy} from './retry';
 
 export class ConfigError extends Error {
   constructor(message: string) {
@@ -69,18 +69,26 @@ export interface Config {
 export const CALLER_SETTINGS_TOGETHER =
   'CALLER_AUDIENCE and ALLOWED_CALLERS must be set together (the function then verifies callers itself) or both left unset (Cloud Run IAM verifies them)';
 
-export function parseConfig(env: Record<string, string | undefined> = process.env): Config {
+export function parseConfig(
+  env: Record<string, string | undefined> = process.env,
+): Config {
   const settings = parsedSettings();
   // SETTINGS is keyed by where each value lands; messages name the variable it came from.
   const input: Record<string, string | undefined> = {};
-  for (const { lands, variable } of settings) input[lands] = env[variable];
+  for (const {lands, variable} of settings) input[lands] = env[variable];
   const parsed = SETTINGS.safeParse(input);
   if (!parsed.success) {
-    const variableOf = (key: PropertyKey | undefined) => settings.find((s) => s.lands === key)?.variable ?? String(key);
-    throw new ConfigError(parsed.error.issues.map((i) => `${variableOf(i.path[0])}: ${i.message}`).join('; '));
+    const variableOf = (key: PropertyKey | undefined) =>
+      settings.find(s => s.lands === key)?.variable ?? String(key);
+    throw new ConfigError(
+      parsed.error.issues
+        .map(i => `${variableOf(i.path[0])}: ${i.message}`)
+        .join('; '),
+    );
   }
   const s = parsed.data;
-  if ((s.callerAudience === undefined) !== (s.allowedCallers.length === 0)) throw new ConfigError(CALLER_SETTINGS_TOGETHER);
+  if ((s.callerAudience === undefined) !== (s.allowedCallers.length === 0))
+    throw new ConfigError(CALLER_SETTINGS_TOGETHER);
   return {
     projectId: s.projectId,
     classroomRootUrl: s.classroomRootUrl,
@@ -95,7 +103,10 @@ export function parseConfig(env: Record<string, string | undefined> = process.en
       maxAttempts: s['retryPolicy.maxAttempts'],
       initialBackoffMs: s['retryPolicy.initialBackoffMs'],
       // A maximum never undercuts its minimum (here and for the circuit): the smaller setting wins.
-      maxBackoffMs: Math.max(s['retryPolicy.maxBackoffMs'], s['retryPolicy.initialBackoffMs']),
+      maxBackoffMs: Math.max(
+        s['retryPolicy.maxBackoffMs'],
+        s['retryPolicy.initialBackoffMs'],
+      ),
       multiplier: DEFAULT_RETRY_POLICY.multiplier,
     },
     circuit: {
