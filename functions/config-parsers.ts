@@ -4,7 +4,7 @@ import {z} from 'zod';
 
 /** A validator and what the documentation says about it: the default it applies and the values it accepts. */
 export interface Parser<T> {
-  /** The schema for one variable (its name goes into the messages). Unset or blank means the default. */
+  /** The schema for one variable (its name goes into the messages). Unset means the default. */
   schema: (variable: string) => z.ZodType<T, string | undefined>;
   /** The default as shown to users, when the parser itself knows it. */
   default?: string;
