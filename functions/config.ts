@@ -1,9 +1,10 @@
 // Configuration, parsed once from an injectable environment (tests pass their own; nothing reads process.env later).
-import { z } from 'zod';
-import type { CircuitSettings } from './circuit';
-import { DEFAULT_BODY_TIMEOUT_MS } from './http/body-limits';
-import type { RefusalAuditSettings } from './refusal-audit';
-import { DEFAULT_RETRY_POLICY, RetryPolicy } from './retry';
+// What each variable means, accepts and defaults to is in functions/config-settings.ts; here are the rules across them.
+import type {CircuitSettings} from './circuit';
+import {isLocalStandIn} from './config-parsers';
+import {parsedSettings, SETTINGS} from './config-settings';
+import type {RefusalAuditSettings} from './refusal-audit';
+import {DEFAULT_RETRY_POLICY, RetryPolicy} from './retry';
 
 export class ConfigError extends Error {
   constructor(message: string) {
@@ -12,6 +13,7 @@ export class ConfigError extends Error {
   }
 }
 
+/** Every duration is in milliseconds and its name ends in `Ms`, whatever the unit of its variable. */
 export interface Config {
   /** Google Cloud project of the Firestore database; undefined lets the client library discover it. */
   projectId: string | undefined;
@@ -62,158 +64,71 @@ export interface Config {
   refusalAudit: RefusalAuditSettings;
 }
 
-const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
-
-function isLoopback(hostname: string): boolean {
-  return LOOPBACK_HOSTS.has(hostname) || /^127\.\d+\.\d+\.\d+$/.test(hostname);
-}
-
-const intFrom = (name: string, def: number, min: number, max: number) =>
-  z
-    .string()
-    .optional()
-    .transform((v, ctx) => {
-      if (v === undefined || v.trim() === '') return def;
-      const n = Number(v);
-      if (!Number.isInteger(n) || n < min || n > max) {
-        ctx.addIssue({ code: 'custom', message: `${name} must be an integer between ${min} and ${max}` });
-        return z.NEVER;
-      }
-      return n;
-    });
-
-const EnvSchema = z.object({
-  GOOGLE_CLOUD_PROJECT: z.string().optional(),
-  CLASSROOM_ROOT_URL: z.string().optional(),
-  CLASSROOM_SUBJECT: z.string().optional(),
-  COLLECTION_PREFIX: z
-    .string()
-    .regex(/^[A-Za-z0-9_-]*$/, 'COLLECTION_PREFIX may hold only letters, digits, _ and -')
-    .optional(),
-  INFLIGHT_WAIT_MS: intFrom('INFLIGHT_WAIT_MS', 3000, 0, 60_000),
-  LEASE_SECONDS: intFrom('LEASE_SECONDS', 60, 1, 3600),
-  CLASSROOM_TIMEOUT_MS: intFrom('CLASSROOM_TIMEOUT_MS', 10_000, 100, 120_000),
-  REQUEST_DEADLINE_MS: intFrom('REQUEST_DEADLINE_MS', 20_000, 500, 600_000),
-  RETRY_MAX_ATTEMPTS: intFrom('RETRY_MAX_ATTEMPTS', DEFAULT_RETRY_POLICY.maxAttempts, 1, 20),
-  RETRY_INITIAL_BACKOFF_MS: intFrom('RETRY_INITIAL_BACKOFF_MS', DEFAULT_RETRY_POLICY.initialBackoffMs, 1, 60_000),
-  RETRY_MAX_BACKOFF_MS: intFrom('RETRY_MAX_BACKOFF_MS', DEFAULT_RETRY_POLICY.maxBackoffMs, 1, 300_000),
-  CIRCUIT_FAILURE_THRESHOLD: intFrom('CIRCUIT_FAILURE_THRESHOLD', 5, 0, 1000),
-  CIRCUIT_OPEN_SECONDS: intFrom('CIRCUIT_OPEN_SECONDS', 10, 1, 3600),
-  CIRCUIT_MAX_OPEN_SECONDS: intFrom('CIRCUIT_MAX_OPEN_SECONDS', 60, 1, 3600),
-  LEDGER_TTL_DAYS: intFrom('LEDGER_TTL_DAYS', 400, 1, 3650),
-  IDEMPOTENCY_KEY_TTL_HOURS: intFrom('IDEMPOTENCY_KEY_TTL_HOURS', 24, 1, 24 * 30),
-  WEBHOOK_SECRETS: z.string().optional(),
-  COURSE_ALIAS_PREFIX: z.enum(['d:', 'p:'], { error: 'COURSE_ALIAS_PREFIX must be d: or p:' }).optional(),
-  ALLOWED_EMAIL_DOMAINS: z.string().optional(),
-  WEBHOOK_CONCURRENCY: intFrom('WEBHOOK_CONCURRENCY', 8, 1, 64),
-  CALLER_AUDIENCE: z.string().optional(),
-  ALLOWED_CALLERS: z.string().optional(),
-  LEDGER_RECHECK_AFTER: z
-    .string()
-    .optional()
-    .transform((v, ctx) => {
-      if (v === undefined || v.trim() === '') return 24 * 3_600_000;
-      const m = /^(\d+)\s*(ms|s|m|h|d)?$/.exec(v.trim());
-      if (!m) {
-        ctx.addIssue({ code: 'custom', message: 'LEDGER_RECHECK_AFTER must be a duration such as 30s, 15m, 24h or 7d' });
-        return z.NEVER;
-      }
-      const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[(m[2] ?? 's') as 'ms' | 's' | 'm' | 'h' | 'd'];
-      return Number(m[1]) * unit;
-    }),
-  BODY_TIMEOUT_MS: intFrom('BODY_TIMEOUT_MS', DEFAULT_BODY_TIMEOUT_MS, 100, 120_000),
-  REFUSAL_AUDIT_TTL_DAYS: intFrom('REFUSAL_AUDIT_TTL_DAYS', 30, 1, 3650),
-  REFUSAL_AUDIT_PER_SECOND: intFrom('REFUSAL_AUDIT_PER_SECOND', 5, 1, 1000),
-  REFUSAL_AUDIT_BURST: intFrom('REFUSAL_AUDIT_BURST', 20, 1, 10_000),
-  LOG_REDACT_EMAILS: z.enum(['true', 'false', ''], { error: 'LOG_REDACT_EMAILS must be true or false' }).optional(),
-});
-
-/** A space- or comma-separated list. */
-const list = (v: string | undefined) => (v ?? '').split(/[\s,]+/).filter(Boolean);
-
-function parseSecrets(v: string | undefined): string[] {
-  const secrets = list(v);
-  for (const s of secrets) {
-    const m = /^whsec_([A-Za-z0-9+/]+={0,2})$/.exec(s);
-    // Standard Webhooks: at least 24 bytes of randomness, base64 after the whsec_ prefix.
-    if (!m || Buffer.from(m[1]!, 'base64').length < 24) {
-      throw new ConfigError('WEBHOOK_SECRETS: each secret must be whsec_ followed by base64 of at least 24 random bytes');
-    }
-  }
-  return secrets;
-}
-
 // Either half alone would look like protection and be none: an allow-list over identities nobody verified
 // (any forged token names an allowed email), or a verified audience any Google account can mint tokens for.
 export const CALLER_SETTINGS_TOGETHER =
   'CALLER_AUDIENCE and ALLOWED_CALLERS must be set together (the function then verifies callers itself) or both left unset (Cloud Run IAM verifies them)';
 
-function parseCallers(audience: string | undefined, allowedCallers: string | undefined): { callerAudience: string | undefined; allowedCallers: string[] } {
-  const callerAudience = audience?.trim() || undefined;
-  const allowed = list(allowedCallers).map((c) => c.toLowerCase());
-  for (const c of allowed) {
-    // A Google account's email (the characters Google allows in one) or its numeric subject: anything else,
-    // a wildcard above all, would silently match nobody.
-    if (!/^[a-z0-9._%+'-]+@[a-z0-9-]+(\.[a-z0-9-]+)+$/.test(c) && !/^\d{1,64}$/.test(c)) {
-      throw new ConfigError(`ALLOWED_CALLERS: ${JSON.stringify(c.slice(0, 64))} is neither an email address nor a numeric account id (no wildcards)`);
-    }
-  }
-  if ((callerAudience === undefined) !== (allowed.length === 0)) throw new ConfigError(CALLER_SETTINGS_TOGETHER);
-  return { callerAudience, allowedCallers: allowed };
-}
-
-export function parseConfig(env: Record<string, string | undefined> = process.env): Config {
-  const parsed = EnvSchema.safeParse(env);
+export function parseConfig(
+  env: Record<string, string | undefined> = process.env,
+): Config {
+  const settings = parsedSettings();
+  // SETTINGS is keyed by where each value lands; messages name the variable it came from.
+  const input: Record<string, string | undefined> = {};
+  for (const {lands, variable} of settings) input[lands] = env[variable];
+  const parsed = SETTINGS.safeParse(input);
   if (!parsed.success) {
-    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+    const variableOf = (key: PropertyKey | undefined) =>
+      settings.find(s => s.lands === key)?.variable ?? String(key);
+    throw new ConfigError(
+      parsed.error.issues
+        .map(i => `${variableOf(i.path[0])}: ${i.message}`)
+        .join('; '),
+    );
   }
-  const e = parsed.data;
-  const root = e.CLASSROOM_ROOT_URL?.trim() || 'https://classroom.googleapis.com/';
-  let url: URL;
-  try {
-    url = new URL(root);
-  } catch {
-    throw new ConfigError(`CLASSROOM_ROOT_URL is not a URL: ${root}`);
-  }
-  const classroomIsLocal = url.protocol === 'http:' && isLoopback(url.hostname);
-  if (url.protocol !== 'https:' && !classroomIsLocal) {
-    throw new ConfigError('CLASSROOM_ROOT_URL must be https, or plain http on a loopback address');
-  }
+  const s = parsed.data;
+  if ((s.callerAudience === undefined) !== (s.allowedCallers.length === 0))
+    throw new ConfigError(CALLER_SETTINGS_TOGETHER);
   return {
-    projectId: e.GOOGLE_CLOUD_PROJECT?.trim() || undefined,
-    classroomRootUrl: url.origin + '/',
-    classroomIsLocal,
-    classroomSubject: e.CLASSROOM_SUBJECT?.trim() || undefined,
-    collectionPrefix: e.COLLECTION_PREFIX ?? '',
-    inflightWaitMs: e.INFLIGHT_WAIT_MS,
-    leaseMs: e.LEASE_SECONDS * 1000,
-    classroomTimeoutMs: e.CLASSROOM_TIMEOUT_MS,
-    requestDeadlineMs: e.REQUEST_DEADLINE_MS,
+    projectId: s.projectId,
+    classroomRootUrl: s.classroomRootUrl,
+    classroomIsLocal: isLocalStandIn(new URL(s.classroomRootUrl)),
+    classroomSubject: s.classroomSubject,
+    collectionPrefix: s.collectionPrefix,
+    inflightWaitMs: s.inflightWaitMs,
+    leaseMs: s.leaseMs,
+    classroomTimeoutMs: s.classroomTimeoutMs,
+    requestDeadlineMs: s.requestDeadlineMs,
     retryPolicy: {
-      maxAttempts: e.RETRY_MAX_ATTEMPTS,
-      initialBackoffMs: e.RETRY_INITIAL_BACKOFF_MS,
-      maxBackoffMs: Math.max(e.RETRY_MAX_BACKOFF_MS, e.RETRY_INITIAL_BACKOFF_MS),
+      maxAttempts: s['retryPolicy.maxAttempts'],
+      initialBackoffMs: s['retryPolicy.initialBackoffMs'],
+      // A maximum never undercuts its minimum (here and for the circuit): the smaller setting wins.
+      maxBackoffMs: Math.max(
+        s['retryPolicy.maxBackoffMs'],
+        s['retryPolicy.initialBackoffMs'],
+      ),
       multiplier: DEFAULT_RETRY_POLICY.multiplier,
     },
     circuit: {
-      failureThreshold: e.CIRCUIT_FAILURE_THRESHOLD,
-      openMs: e.CIRCUIT_OPEN_SECONDS * 1000,
-      maxOpenMs: Math.max(e.CIRCUIT_MAX_OPEN_SECONDS, e.CIRCUIT_OPEN_SECONDS) * 1000,
+      failureThreshold: s['circuit.failureThreshold'],
+      openMs: s['circuit.openMs'],
+      maxOpenMs: Math.max(s['circuit.maxOpenMs'], s['circuit.openMs']),
     },
-    ledgerTtlMs: e.LEDGER_TTL_DAYS * 86_400_000,
-    idempotencyKeyTtlMs: e.IDEMPOTENCY_KEY_TTL_HOURS * 3_600_000,
-    webhookSecrets: parseSecrets(e.WEBHOOK_SECRETS),
-    courseAliasPrefix: e.COURSE_ALIAS_PREFIX ?? 'd:',
-    allowedEmailDomains: list(e.ALLOWED_EMAIL_DOMAINS).map((d) => d.toLowerCase().replace(/^@/, '')),
-    webhookConcurrency: e.WEBHOOK_CONCURRENCY,
-    ...parseCallers(e.CALLER_AUDIENCE, e.ALLOWED_CALLERS),
-    logRedactEmails: e.LOG_REDACT_EMAILS === 'true',
-    ledgerRecheckAfterMs: e.LEDGER_RECHECK_AFTER,
-    bodyTimeoutMs: e.BODY_TIMEOUT_MS,
+    ledgerTtlMs: s.ledgerTtlMs,
+    idempotencyKeyTtlMs: s.idempotencyKeyTtlMs,
+    webhookSecrets: s.webhookSecrets,
+    courseAliasPrefix: s.courseAliasPrefix,
+    allowedEmailDomains: s.allowedEmailDomains,
+    webhookConcurrency: s.webhookConcurrency,
+    callerAudience: s.callerAudience,
+    allowedCallers: s.allowedCallers,
+    logRedactEmails: s.logRedactEmails,
+    ledgerRecheckAfterMs: s.ledgerRecheckAfterMs,
+    bodyTimeoutMs: s.bodyTimeoutMs,
     refusalAudit: {
-      perSecond: e.REFUSAL_AUDIT_PER_SECOND,
-      burst: e.REFUSAL_AUDIT_BURST,
-      ttlMs: e.REFUSAL_AUDIT_TTL_DAYS * 86_400_000,
+      perSecond: s['refusalAudit.perSecond'],
+      burst: s['refusalAudit.burst'],
+      ttlMs: s['refusalAudit.ttlMs'],
     },
   };
 }

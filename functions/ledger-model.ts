@@ -14,8 +14,8 @@ export type LedgerState = 'pending' | 'created';
 /**
  * How the ledger came to hold an invitation: `created` by this gateway; `adopted` when Classroom already had exactly
  * the invitation a caller asked for; `observed` when Classroom holds another role for the pair (made elsewhere), kept
- * so that repeats are answered without a call. Only `created` ones may be replaced or withdrawn by a webhook, and
- * only `created` and `adopted` ones may be deleted through the gateway.
+ * so that repeats are answered without a call. Only `created` ones are ever deleted, replaced or withdrawn through
+ * the gateway.
  */
 export type LedgerOrigin = 'created' | 'adopted' | 'observed';
 
@@ -48,6 +48,8 @@ export interface Claim {
   /** The pair as the claiming request named it (the key's inputs). */
   courseId: string;
   userId: string;
+  /** Taken over from a holder that died or timed out mid-call: what Classroom holds may be that holder's create. */
+  recovered?: boolean;
 }
 
 export function pairKey(courseId: string, userId: string): string {

@@ -66,10 +66,11 @@ function describeError(err: unknown, depth: number): unknown {
 
 /** `X-Cloud-Trace-Context: TRACE_ID/SPAN_ID;o=1` → the fields that tie a log line to its trace. */
 export function traceFields(header: string | undefined, projectId: string | undefined): Record<string, string> {
-  const m = /^([0-9a-fA-F]{32})(?:\/(\d+))?/.exec(header ?? '');
+  const m = /^([0-9a-fA-F]{32})(?:\/(\d{1,20}))?(?![0-9])/.exec(header ?? '');
   if (!m || !projectId) return {};
   const out: Record<string, string> = { 'logging.googleapis.com/trace': `projects/${projectId}/traces/${m[1]!.toLowerCase()}` };
-  if (m[2]) out['logging.googleapis.com/spanId'] = BigInt(m[2]).toString(16).padStart(16, '0');
+  // A span id is an unsigned 64-bit number; anything longer is the caller's text, not a span.
+  if (m[2] && BigInt(m[2]) < 2n ** 64n) out['logging.googleapis.com/spanId'] = BigInt(m[2]).toString(16).padStart(16, '0');
   return out;
 }
 

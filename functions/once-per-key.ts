@@ -14,6 +14,11 @@ export interface KeyedRequest {
   requestId: string;
   /** See BeginOptions in idempotency.ts (webhook deliveries). */
   takeOverChanged?: boolean;
+  /**
+   * When the answer cannot be stored, free the key rather than leave it pending for a lease (webhook deliveries):
+   * a redelivery then runs again, which the ledger makes safe, instead of meeting 409 until the lease ends.
+   */
+  freeKeyWhenUnstored?: boolean;
 }
 
 export type OnceResult<O extends string> =
@@ -22,7 +27,8 @@ export type OnceResult<O extends string> =
 
 /**
  * `run` gets the fingerprint of the finished request whose key it took over, if any (takeOverChanged).
- * `storeFailed`: the answer stands; the key stays pending until its lease ends, then a retry runs again.
+ * `storeFailed`: the answer stands; unless freeKeyWhenUnstored, the key stays pending until its lease ends, then
+ * a retry runs again.
  */
 export async function oncePerKey<O extends string>(
   keys: IdempotencyKeys,
@@ -47,6 +53,7 @@ export async function oncePerKey<O extends string>(
         await keys.finish(decision.claim, { httpStatus: answer.httpStatus, body: jsonOf(answer), headers }, !retryLater);
       } catch (err) {
         storeFailed(err);
+        if (k.freeKeyWhenUnstored) await keys.finish(decision.claim, { httpStatus: 0, body: '', headers: {} }, false).catch(() => undefined);
       }
       return { ran: true, answer };
     }

@@ -24,14 +24,13 @@ export function policyRefusal(config: Config, req: InvitationRequest, ctx: Reque
 }
 
 /**
- * Why a webhook may not replace this pending invitation, or undefined when it may. A feed's role change replaces
- * only what this gateway created, and never an OWNER invitation: ownership is a person's decision, and an
- * invitation another tool made is that tool's.
+ * Why a request may not replace this pending invitation, or undefined when it may. A replacement deletes only what
+ * this gateway created (an invitation another tool or a person made is theirs), and a feed's role change never
+ * deletes an OWNER invitation: ownership is a person's decision.
  */
 export function replaceRefusal(entry: LedgerEntry, ctx: RequestContext): string | undefined {
-  if (ctx.source !== 'webhook') return undefined;
-  if (entry.role === 'OWNER') return 'a webhook never replaces an OWNER invitation';
-  if (entry.origin !== 'created') return 'a webhook never replaces an invitation this gateway did not create';
+  if (entry.origin !== 'created') return 'the pending invitation was not created by this gateway; it is never replaced';
+  if (ctx.source === 'webhook' && entry.role === 'OWNER') return 'a webhook never replaces an OWNER invitation';
   return undefined;
 }
 

@@ -40,7 +40,7 @@ export class Removals {
     }
     try {
       const holding = await this.ledger.findByInvitationId(id);
-      const held = holding.filter(({ snapshot: { entry } }) => entry.state === 'created' && entry.origin !== 'observed');
+      const held = holding.filter(({ snapshot: { entry } }) => entry.state === 'created' && entry.origin === 'created');
       const first = held[0];
       if (!first) {
         return await decide(this.ledger, ctx, NO_PAIR, fromError(notFound(), 'rejected'), { invitationId: id, reason: 'the invitation is not held by this gateway' });

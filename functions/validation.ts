@@ -115,12 +115,26 @@ export function jsonObjectOrUndefined(raw: Pick<RawRequest, 'contentType' | 'raw
   }
 }
 
+/**
+ * A field name as the caller sent it, fit to echo in an answer and keep in the audit: control characters escaped
+ * (as JSON escapes them) and at most 64 characters, since any sender can choose it.
+ */
+export function fieldName(key: string): string {
+  const shown = /^[\x21-\x7e]{1,64}$/.test(key)
+    ? key
+    : JSON.stringify(key)
+        .slice(1, -1)
+        .replace(/[\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return shown.length > 64 ? `${shown.slice(0, 63)}…` : shown;
+}
+
 export function validateInvitation(body: Record<string, unknown>): InvitationRequest {
   const violations: FieldViolation[] = [];
   for (const key of Object.keys(body)) {
     if (ALLOWED_FIELDS.has(key)) continue;
+    if (violations.length >= 50) break; // a body of thousands of keys gets a bounded answer
     violations.push({
-      field: key,
+      field: fieldName(key),
       description: key === 'id' ? 'id is assigned by Classroom and is read-only' : `unknown field ${JSON.stringify(key).slice(0, 80)}`,
     });
   }

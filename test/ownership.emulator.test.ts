@@ -57,6 +57,38 @@ describe('DELETE /v1/invitations/{id}', () => {
   });
 });
 
+describe('invitations the gateway did not make, through any door', () => {
+  it('asking for a foreign invitation (which adopts it) does not make it deletable', async () => {
+    const { email, cls } = fresh();
+    const foreign = t.standIn.seed({ courseId: `d:${cls}`, userId: email, role: 'OWNER' });
+    const adopted = await post({ courseId: `d:${cls}`, userId: email, role: 'OWNER' }).expect(200);
+    expect(adopted.body.id).toBe(foreign.id);
+    await del(foreign.id).expect(404);
+    expect(t.standIn.invitations.has(foreign.id)).toBe(true);
+    expect(t.standIn.calls.delete).toBe(0);
+  });
+
+  it('?replace=true never deletes a foreign invitation, on the first request or a repeat', async () => {
+    const { email, cls } = fresh();
+    const foreign = t.standIn.seed({ courseId: `d:${cls}`, userId: email, role: 'OWNER' });
+    for (let i = 0; i < 2; i++) {
+      const res = await post({ courseId: `d:${cls}`, userId: email, role: 'TEACHER' }, '?replace=true').expect(409);
+      expect(res.body.error.status).toBe('ALREADY_EXISTS');
+    }
+    expect(rolesHeld()).toEqual(['OWNER']);
+    expect(t.standIn.calls.delete).toBe(0);
+  });
+
+  it('the same invitation under the person\'s numeric id stays the gateway\'s own: deletable, replaceable', async () => {
+    const { email, cls } = fresh();
+    const created = await post({ courseId: `d:${cls}`, userId: email, role: 'STUDENT' }).expect(200);
+    const numeric = { courseId: `d:${cls}`, userId: created.body.userId as string, role: 'STUDENT' };
+    await post(numeric).expect(200); // Classroom's ALREADY_EXISTS, reconciled: the email key created it
+    const entry = (await t.ledgerDocs()).find((e) => e.userId === numeric.userId);
+    expect(entry).toMatchObject({ origin: 'created' });
+  });
+});
+
 describe('webhooks and invitations they did not make', () => {
   it('an active student enrollment never replaces an OWNER invitation made through the gateway', async () => {
     const { email, cls } = fresh();
@@ -98,7 +130,7 @@ describe('webhooks and invitations they did not make', () => {
     expect(t.standIn.calls.delete).toBe(0);
   });
 
-  it('over HTTP, ?replace=true still replaces what the ledger holds (the caller is trusted)', async () => {
+  it('over HTTP, ?replace=true replaces an invitation the gateway created, OWNER included (the caller asked by name)', async () => {
     const { email, cls } = fresh();
     await post({ courseId: `d:${cls}`, userId: email, role: 'OWNER' }).expect(200);
     await post({ courseId: `d:${cls}`, userId: email, role: 'TEACHER' }, '?replace=true').expect(200);

@@ -35,7 +35,17 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  */
 export type CreateLedger = Pick<
   Ledger,
-  'read' | 'claimNew' | 'takeOver' | 'isLeaseExpired' | 'recordCreated' | 'release' | 'expireLease' | 'releaseInvitation' | 'markChecked' | 'appendAudit'
+  | 'read'
+  | 'claimNew'
+  | 'takeOver'
+  | 'isLeaseExpired'
+  | 'recordCreated'
+  | 'release'
+  | 'expireLease'
+  | 'findByInvitationId'
+  | 'releaseInvitation'
+  | 'markChecked'
+  | 'appendAudit'
 >;
 
 export class CreateFlow {
@@ -134,7 +144,7 @@ export class CreateFlow {
       }
       if (this.ledger.isLeaseExpired(entry)) {
         const claim = await this.ledger.takeOver(snap, key, req, pending);
-        if (claim) return this.forwarder.forward(claim, req, deadline);
+        if (claim) return this.forwarder.forward({ ...claim, recovered: true }, req, deadline);
         continue;
       }
       if (this.now() >= waitUntil) return this.inFlight(ctx, pair, snap);

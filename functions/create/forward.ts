@@ -68,6 +68,19 @@ export class Forwarder {
     return fromError(answer, 'failed');
   }
 
+  /**
+   * Who made an invitation Classroom already had: this gateway, if another ledger key (the person's numeric id, the
+   * course's alias) records it as created here, or if this request took over a reservation whose holder died or
+   * timed out mid-call (its create is what Classroom holds); else another tool or a person (`adopted` when it is
+   * what was asked for, `observed` when not). Only `created` may later be deleted, replaced or withdrawn.
+   */
+  private async originOf(claim: Claim, existing: Invitation, req: InvitationRequest): Promise<LedgerOrigin> {
+    const holders = await this.ledger.findByInvitationId(existing.id);
+    if (holders.some(({ key, snapshot }) => key !== claim.key && snapshot.entry.state === 'created' && snapshot.entry.origin === 'created')) return 'created';
+    if (claim.recovered && existing.role === req.role) return 'created';
+    return existing.role === req.role ? 'adopted' : 'observed';
+  }
+
   /** Classroom already holds an invitation for the pair (another tool, or an attempt that crashed). */
   private async reconcile(claim: Claim, req: InvitationRequest, alreadyExistsErr: ApiError, deadline: number): Promise<CreateAnswer> {
     const r = await callClassroom(this.config, (timeoutMs) => this.classroom.findForPair(req.courseId, req.userId, { timeoutMs }), deadline);
@@ -80,11 +93,12 @@ export class Forwarder {
       await this.ledger.release(claim, { outcome: 'conflict', httpStatus: alreadyExistsErr.httpStatus, ...upstreamFields(alreadyExistsErr) });
       return fromError(alreadyExistsErr, 'conflict');
     }
+    const origin = await this.originOf(claim, existing, req);
     if (existing.role === req.role) {
-      await this.recordSafely(claim, existing, 'adopted', { outcome: 'adopted', httpStatus: 200, invitationId: existing.id });
+      await this.recordSafely(claim, existing, origin, { outcome: 'adopted', httpStatus: 200, invitationId: existing.id });
       return ok(existing, 'adopted');
     }
-    await this.recordSafely(claim, existing, 'observed', {
+    await this.recordSafely(claim, existing, origin, {
       outcome: 'conflict',
       httpStatus: alreadyExistsErr.httpStatus,
       invitationId: existing.id,

@@ -10,7 +10,7 @@ import type { Removals } from '../removal';
 import { jsonObjectOrUndefined, RawRequest } from '../validation';
 import type { WebhookProcessor } from '../webhooks/processor';
 import type { CallerVerifier } from './caller';
-import { requestIdOf } from './guard';
+import { remoteIp, requestIdOf } from './request-facts';
 import type { HttpInvitations } from './invitations';
 
 export interface AppDeps {
@@ -144,7 +144,7 @@ export function createApp(deps: AppDeps, projectId?: string): Handler {
       latencyMs: performance.now() - started,
       outcome: routed.answer.outcome,
       userAgent: req.get('user-agent'),
-      remoteIp: req.ip,
+      remoteIp: remoteIp(req),
       requestSize: req.rawBody?.length,
       responseSize: Number(res.getHeader('content-length')) || undefined,
       trace,

@@ -36,6 +36,11 @@ export function refusal(httpStatus: number, status: CanonicalStatus, message: st
   return errorWithHttpStatus(httpStatus, status, message, { details: [errorInfo(reason, metadata)] });
 }
 
+/** 400: a request target Express cannot route (a bad `%` escape, `OPTIONS *`), refused before it throws. */
+export function malformedTarget(): ApiError {
+  return refusal(400, 'INVALID_ARGUMENT', 'The request path is not a valid URL path.', 'MALFORMED_PATH');
+}
+
 /** 413 OUT_OF_RANGE, as for a delivery of more than 1,000 enrollments: the caller must send less. */
 export function bodyTooLarge(limitBytes: number): ApiError {
   return refusal(413, 'OUT_OF_RANGE', `The request body is larger than ${limitBytes} bytes, the most this endpoint accepts.`, 'BODY_TOO_LARGE', {

@@ -7,8 +7,9 @@ import { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { ApiError, reasonOf } from '../errors';
 import * as logs from '../log-events';
 import { logRequest, traceFields } from '../logs';
-import { bodyCapFor, bodyTimedOut, bodyTooLarge, DEFAULT_BODY_TIMEOUT_MS, encodingUnsupported, routePath } from './body-limits';
+import { bodyCapFor, bodyTimedOut, bodyTooLarge, DEFAULT_BODY_TIMEOUT_MS, encodingUnsupported, malformedTarget, routePath } from './body-limits';
 import { onClientError } from './client-errors';
+import { firstHeader, isIdentity, remoteIp, wellFormedTarget } from './request-facts';
 
 export interface GuardSettings {
   bodyTimeoutMs: number;
@@ -26,12 +27,6 @@ const HEADERS_TIMEOUT_MS = 20_000;
 // How long a refused request's connection stays half-open so that the client can read the answer.
 const LINGER_MS = 500;
 
-/** The request id the guard gave this request (it is on the response from the start). */
-export function requestIdOf(res: Pick<ServerResponse, 'getHeader'>): string | undefined {
-  const id = res.getHeader('x-request-id');
-  return typeof id === 'string' && id !== '' ? id : undefined;
-}
-
 function settingsFrom(source: GuardSettingsSource): GuardSettings {
   try {
     return source();
@@ -39,18 +34,6 @@ function settingsFrom(source: GuardSettingsSource): GuardSettings {
     // A bad configuration is answered 503 by the function itself; the guard keeps guarding meanwhile.
     return { bodyTimeoutMs: DEFAULT_BODY_TIMEOUT_MS, projectId: undefined };
   }
-}
-
-function isIdentity(contentEncoding: string | undefined): boolean {
-  if (contentEncoding === undefined) return true;
-  return contentEncoding.split(',').every((c) => ['', 'identity'].includes(c.trim().toLowerCase()));
-}
-
-/** As Express with `trust proxy` (the framework's setting) reports req.ip: the first X-Forwarded-For hop. */
-function remoteIp(req: IncomingMessage): string | undefined {
-  const forwarded = req.headers['x-forwarded-for'];
-  const first = (Array.isArray(forwarded) ? forwarded[0] : forwarded)?.split(',')[0]?.trim();
-  return first || req.socket.remoteAddress;
 }
 
 interface Refusal {
@@ -102,10 +85,6 @@ function answerThenClose(req: IncomingMessage, res: ServerResponse, httpStatus: 
   req.socket.once('close', end);
 }
 
-function firstHeader(v: string | string[] | undefined): string | undefined {
-  return Array.isArray(v) ? v[0] : v;
-}
-
 /**
  * One request: header checks, then the body read here against the route's cap and the body timer. Only a
  * request whose whole body arrived in bounds reaches `next` (the framework's app), with `rawBody` set; the
@@ -120,6 +99,10 @@ function admit(req: IncomingMessage, res: ServerResponse, source: GuardSettingsS
   const settings = settingsFrom(source);
   const r: Refusal = { req, res, requestId, started, settings, receivedBytes: 0 };
 
+  if (!wellFormedTarget(req.url)) {
+    refuse(r, malformedTarget(), {});
+    return;
+  }
   const encoding = req.headers['content-encoding'];
   if (!isIdentity(encoding)) {
     refuse(r, encodingUnsupported(encoding ?? ''), { contentEncoding: encoding?.slice(0, 64) });

@@ -7,10 +7,16 @@ import { ALIAS, EMAIL, InvitationRequest, Role } from '../validation';
 export const MAX_ENROLLMENTS = 1000;
 export const EVENT_TYPE = 'enrollments.created';
 
-const Ref = z.object({ sourcedId: z.string({ error: 'sourcedId must be a string' }).min(1, 'sourcedId is required').max(255) });
+// Echoed in every result, audit event and log line: no control characters (OneRoster ids are GUID-like).
+const SourcedId = z
+  .string({ error: 'sourcedId must be a string' })
+  .min(1, 'sourcedId is required')
+  .max(255)
+  .regex(/^[^\u0000-\u001f\u007f-\u009f]+$/, 'sourcedId must not contain control characters');
+const Ref = z.object({ sourcedId: SourcedId });
 
 const Enrollment = z.object({
-  sourcedId: z.string({ error: 'sourcedId must be a string' }).min(1, 'sourcedId is required').max(255),
+  sourcedId: SourcedId,
   // OneRoster 1.2 has active | tobedeleted; 1.1's `inactive` means tobedeleted.
   status: z.enum(['active', 'tobedeleted', 'inactive'], { error: 'status must be active or tobedeleted' }),
   // EnrolRoleEnum is extensible (e.g. ext:guardian): unknown roles are skipped, not refused.

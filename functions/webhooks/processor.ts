@@ -113,7 +113,7 @@ export class WebhookProcessor {
     const fingerprint = createHash('sha256').update(rawBody).digest('hex');
     const once = await oncePerKey(
       this.deliveries,
-      { scope: 'webhook', key: webhookId, fingerprint, requestId: ctx.requestId, takeOverChanged: true },
+      { scope: 'webhook', key: webhookId, fingerprint, requestId: ctx.requestId, takeOverChanged: true, freeKeyWhenUnstored: true },
       async (previousFingerprint) => {
         let runCtx = ctx;
         if (previousFingerprint) {

@@ -95,6 +95,10 @@ export class MemoryLedger implements CreateLedger {
     this.finishAudit(claim.requestId, audit);
   }
 
+  async findByInvitationId(id: string): Promise<{ key: string; snapshot: LedgerSnapshot }[]> {
+    return [...this.entries].filter(([, s]) => s.entry.invitation?.id === id).map(([key, s]) => ({ key, snapshot: this.snapshotOf(s) }));
+  }
+
   async releaseInvitation(id: string, opts: { except?: string } = {}): Promise<{ key: string; entry: LedgerEntry }[]> {
     const released: { key: string; entry: LedgerEntry }[] = [];
     for (const [key, s] of this.entries) {

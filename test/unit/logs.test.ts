@@ -70,6 +70,13 @@ it('redact keeps the domain', () => {
   expect(redact('a.b+c@sub.school.example and x@y.example')).toBe('***@sub.school.example and ***@y.example');
 });
 
+it('a span id that is not an unsigned 64-bit number is not logged (the header is the caller\'s text)', () => {
+  const trace = '0123456789abcdef0123456789abcdef';
+  expect(traceFields(`${trace}/${'9'.repeat(16_000)};o=1`, 'p')).toEqual({ 'logging.googleapis.com/trace': `projects/p/traces/${trace}` });
+  expect(traceFields(`${trace}/18446744073709551616`, 'p')['logging.googleapis.com/spanId']).toBeUndefined();
+  expect(traceFields(`${trace}/18446744073709551615`, 'p')['logging.googleapis.com/spanId']).toBe('ffffffffffffffff');
+});
+
 describe('request context', () => {
   it('a line written inside a request carries its requestId and trace; the line’s own fields win', async () => {
     await withLogContext({ requestId: 'r-9', 'logging.googleapis.com/trace': 'projects/p/traces/t' }, async () => {

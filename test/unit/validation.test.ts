@@ -116,3 +116,22 @@ describe('the envelope', () => {
     expect(() => parseCreateRequest(json(body))).toThrow(/must be a JSON object/);
   });
 });
+
+describe('unknown field names chosen by a sender', () => {
+  it('are echoed escaped and cut at 64 characters, and at most 50 are listed', () => {
+    const hostile = `\u001b[31m${'k'.repeat(15_000)}`;
+    const many = Object.fromEntries(Array.from({ length: 200 }, (_, i) => [`f${i}`, 1]));
+    let err: unknown;
+    try {
+      validateInvitation({ [hostile]: 1, ...many, userId: 'a@b.example', courseId: '1', role: 'STUDENT' });
+    } catch (e) {
+      err = e;
+    }
+    const violations = (err as ApiError).body.details![0] as { fieldViolations: { field: string }[] };
+    expect(violations.fieldViolations).toHaveLength(50);
+    const first = violations.fieldViolations[0]!.field;
+    expect(first.startsWith('\\u001b[31m')).toBe(true);
+    expect(first.length).toBeLessThanOrEqual(64);
+    expect(violations.fieldViolations.every((v) => !/[\u0000-\u001f]/.test(v.field))).toBe(true);
+  });
+});
