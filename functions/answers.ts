@@ -1,9 +1,9 @@
 // The answer model shared by HTTP and webhooks: a tagged union whose `kind` says what the body is, and the
 // builders of each kind. Google error JSON comes only from an ApiError (errors.ts).
-import type { Outcome } from './audit';
-import type { Invitation } from './classroom';
-import type { ApiError, GoogleErrorBody, GoogleErrorObject } from './errors';
-import type { StoredResponse } from './idempotency';
+import type {Outcome} from './audit';
+import type {Invitation} from './classroom';
+import type {ApiError, GoogleErrorBody, GoogleErrorObject} from './errors';
+import type {StoredResponse} from './idempotency';
 
 interface AnswerBase<O extends string> {
   httpStatus: number;
@@ -15,15 +15,19 @@ interface AnswerBase<O extends string> {
 }
 
 /** Classroom's Invitation resource, as Classroom answers it. */
-export interface InvitationAnswer<O extends string = Outcome> extends AnswerBase<O> {
+export interface InvitationAnswer<
+  O extends string = Outcome,
+> extends AnswerBase<O> {
   kind: 'invitation';
   body: Invitation;
 }
 
 /** ?validateOnly=true: what a create would send back, but for the id only Classroom can assign. */
-export interface PreviewAnswer<O extends string = Outcome> extends AnswerBase<O> {
+export interface PreviewAnswer<
+  O extends string = Outcome,
+> extends AnswerBase<O> {
   kind: 'preview';
-  body: { userId: string; courseId: string; role: string };
+  body: {userId: string; courseId: string; role: string};
 }
 
 /** Google's error JSON; `upstreamStatus` when it is Classroom's own refusal. */
@@ -40,9 +44,11 @@ export interface EmptyAnswer<O extends string = Outcome> extends AnswerBase<O> {
 }
 
 /** A webhook enrollment that maps to nothing to do. */
-export interface SkippedAnswer<O extends string = Outcome> extends AnswerBase<O> {
+export interface SkippedAnswer<
+  O extends string = Outcome,
+> extends AnswerBase<O> {
   kind: 'skipped';
-  body: { reason: string };
+  body: {reason: string};
 }
 
 /** One result per enrollment of a delivery, in order. */
@@ -54,24 +60,32 @@ export interface ItemResult {
   reason?: string;
 }
 
-export interface DeliveryAnswer<O extends string = Outcome> extends AnswerBase<O> {
+export interface DeliveryAnswer<
+  O extends string = Outcome,
+> extends AnswerBase<O> {
   kind: 'delivery';
-  body: { results: ItemResult[] };
+  body: {results: ItemResult[]};
 }
 
 /** Google's error JSON asking for a redelivery, with the per-item results beside it for the operator. */
-export interface IncompleteAnswer<O extends string = Outcome> extends AnswerBase<O> {
+export interface IncompleteAnswer<
+  O extends string = Outcome,
+> extends AnswerBase<O> {
   kind: 'incomplete';
-  body: GoogleErrorBody & { results: ItemResult[] };
+  body: GoogleErrorBody & {results: ItemResult[]};
 }
 
-export interface HealthAnswer<O extends string = Outcome> extends AnswerBase<O> {
+export interface HealthAnswer<
+  O extends string = Outcome,
+> extends AnswerBase<O> {
   kind: 'health';
-  body: { status: 'ok' };
+  body: {status: 'ok'};
 }
 
 /** An answer stored under an idempotency key, replayed as the exact JSON text first sent. */
-export interface StoredAnswer<O extends string = Outcome> extends AnswerBase<O> {
+export interface StoredAnswer<
+  O extends string = Outcome,
+> extends AnswerBase<O> {
   kind: 'stored';
   json: string;
 }
@@ -90,27 +104,58 @@ export type Answer<O extends string = Outcome> =
 /** What the create flow answers. */
 export type CreateAnswer = InvitationAnswer | ErrorAnswer;
 
-export function ok<O extends string>(invitation: Invitation, outcome: O, headers: Record<string, string> = {}): InvitationAnswer<O> {
-  return { kind: 'invitation', httpStatus: 200, body: invitation, headers, outcome };
+export function ok<O extends string>(
+  invitation: Invitation,
+  outcome: O,
+  headers: Record<string, string> = {},
+): InvitationAnswer<O> {
+  return {
+    kind: 'invitation',
+    httpStatus: 200,
+    body: invitation,
+    headers,
+    outcome,
+  };
 }
 
-export function fromError<O extends string>(err: ApiError, outcome: O): ErrorAnswer<O> {
-  const answer: ErrorAnswer<O> = { kind: 'error', httpStatus: err.httpStatus, body: err.toJSON(), headers: err.headers, outcome };
+export function fromError<O extends string>(
+  err: ApiError,
+  outcome: O,
+): ErrorAnswer<O> {
+  const answer: ErrorAnswer<O> = {
+    kind: 'error',
+    httpStatus: err.httpStatus,
+    body: err.toJSON(),
+    headers: err.headers,
+    outcome,
+  };
   if (err.upstream) answer.upstreamStatus = err.status;
   return answer;
 }
 
 export function empty<O extends string>(outcome: O): EmptyAnswer<O> {
-  return { kind: 'empty', httpStatus: 200, body: {}, headers: {}, outcome };
+  return {kind: 'empty', httpStatus: 200, body: {}, headers: {}, outcome};
 }
 
 export function skipped(reason: string): SkippedAnswer {
-  return { kind: 'skipped', httpStatus: 200, body: { reason }, headers: {}, outcome: 'skipped' };
+  return {
+    kind: 'skipped',
+    httpStatus: 200,
+    body: {reason},
+    headers: {},
+    outcome: 'skipped',
+  };
 }
 
 /** A stored answer, replayed: same status, body and headers, marked as a replay. */
 export function replayed(r: StoredResponse): StoredAnswer<'replayed'> {
-  return { kind: 'stored', httpStatus: r.httpStatus, json: r.body, headers: { ...r.headers, 'Idempotent-Replayed': 'true' }, outcome: 'replayed' };
+  return {
+    kind: 'stored',
+    httpStatus: r.httpStatus,
+    json: r.body,
+    headers: {...r.headers, 'Idempotent-Replayed': 'true'},
+    outcome: 'replayed',
+  };
 }
 
 /** The body as JSON text, as it is sent and stored. */
@@ -120,5 +165,7 @@ export function jsonOf(answer: Answer<string>): string {
 
 /** Google's error object of an answer, if it is an error. */
 export function errorOf(answer: Answer<string>): GoogleErrorObject | undefined {
-  return answer.kind === 'error' || answer.kind === 'incomplete' ? answer.body.error : undefined;
+  return answer.kind === 'error' || answer.kind === 'incomplete'
+    ? answer.body.error
+    : undefined;
 }

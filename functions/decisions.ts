@@ -1,17 +1,29 @@
 // Every answer of the gateway is a decision with one audit event: written with the answer (decide), written
 // unless the audit store fails (decideSafely), or counted through the refusal limiter (refuseCompactly).
-import { auditEvent, AuditFields, AuditPair, RequestContext } from './audit';
-import type { Answer } from './answers';
-import type { Ledger } from './ledger';
+import {auditEvent, AuditFields, AuditPair, RequestContext} from './audit';
+import type {Answer} from './answers';
+import type {Ledger} from './ledger';
 
 /** Decisions need only the audit's append. */
 type AuditLog = Pick<Ledger, 'appendAudit'>;
 import * as logs from './log-events';
-import type { RefusalAudit } from './refusal-audit';
+import type {RefusalAudit} from './refusal-audit';
 
 /** Writes the final audit event of a request that reserved nothing, then answers. */
-export async function decide<A extends Answer>(ledger: AuditLog, ctx: RequestContext, pair: AuditPair, answer: A, extra: Partial<AuditFields>): Promise<A> {
-  await ledger.appendAudit(auditEvent(ctx, pair, { outcome: answer.outcome, httpStatus: answer.httpStatus, ...extra }));
+export async function decide<A extends Answer>(
+  ledger: AuditLog,
+  ctx: RequestContext,
+  pair: AuditPair,
+  answer: A,
+  extra: Partial<AuditFields>,
+): Promise<A> {
+  await ledger.appendAudit(
+    auditEvent(ctx, pair, {
+      outcome: answer.outcome,
+      httpStatus: answer.httpStatus,
+      ...extra,
+    }),
+  );
   return answer;
 }
 
@@ -19,7 +31,13 @@ export async function decide<A extends Answer>(ledger: AuditLog, ctx: RequestCon
  * For answers that stand whatever happens to the audit (a caller's mistake stays a 400 even when the audit
  * store is down); the log keeps the trace.
  */
-export async function decideSafely<A extends Answer>(ledger: AuditLog, ctx: RequestContext, pair: AuditPair, answer: A, extra: Partial<AuditFields>): Promise<A> {
+export async function decideSafely<A extends Answer>(
+  ledger: AuditLog,
+  ctx: RequestContext,
+  pair: AuditPair,
+  answer: A,
+  extra: Partial<AuditFields>,
+): Promise<A> {
   try {
     return await decide(ledger, ctx, pair, answer, extra);
   } catch (err) {
@@ -41,6 +59,12 @@ export async function refuseCompactly<A extends Answer>(
   extra: Partial<AuditFields>,
 ): Promise<A> {
   if (!refusals) return decideSafely(ledger, ctx, pair, answer, extra);
-  await refusals.record(auditEvent(ctx, pair, { outcome: answer.outcome, httpStatus: answer.httpStatus, ...extra }));
+  await refusals.record(
+    auditEvent(ctx, pair, {
+      outcome: answer.outcome,
+      httpStatus: answer.httpStatus,
+      ...extra,
+    }),
+  );
   return answer;
 }

@@ -1,9 +1,9 @@
 // The ledger's data model: its collections, the entry one (course, user) pair holds, and the pair's key.
-import { createHash } from 'node:crypto';
-import type { Timestamp as TimestampT } from '@google-cloud/firestore';
-import { FieldValue, Timestamp } from '@google-cloud/firestore';
-import type { Invitation } from './classroom';
-import type { InvitationRequest } from './validation';
+import {createHash} from 'node:crypto';
+import type {Timestamp as TimestampT} from '@google-cloud/firestore';
+import {FieldValue, Timestamp} from '@google-cloud/firestore';
+import type {Invitation} from './classroom';
+import type {InvitationRequest} from './validation';
 
 export const LEDGER_COLLECTION = 'invitations';
 export const AUDIT_COLLECTION = 'audit';
@@ -54,11 +54,19 @@ export interface Claim {
 
 export function pairKey(courseId: string, userId: string): string {
   // Hashing spreads ids evenly (no hotspots), avoids `/` and keeps addresses out of document ids.
-  return createHash('sha256').update(`${courseId}\n${userId.toLowerCase()}`).digest('hex');
+  return createHash('sha256')
+    .update(`${courseId}\n${userId.toLowerCase()}`)
+    .digest('hex');
 }
 
 /** A reservation: the pair held by `requestId` until its lease ends. */
-export function pendingEntry(req: InvitationRequest, requestId: string, now: number, leaseMs: number, ttlMs: number): Record<string, unknown> {
+export function pendingEntry(
+  req: InvitationRequest,
+  requestId: string,
+  now: number,
+  leaseMs: number,
+  ttlMs: number,
+): Record<string, unknown> {
   return {
     courseId: req.courseId,
     userId: req.userId,

@@ -1,7 +1,7 @@
 // One named function per log event (as firebase/extensions' logs.ts): messages and fields live here, call sites
 // say what happened. The request's requestId and trace come from the log context (logs.ts).
-import type { WebhookIdReuse } from './audit';
-import { errorFields, log } from './logs';
+import type {WebhookIdReuse} from './audit';
+import {errorFields, log} from './logs';
 
 // Start-up and infrastructure
 
@@ -14,12 +14,24 @@ export function guardFailed(err: unknown): void {
 }
 
 /** Written after the request's log context has ended: its trace is passed along. */
-export function unhandledFailure(requestId: string, trace: Record<string, string>, err: unknown): void {
-  log('ERROR', 'unhandled failure while serving a request', { requestId, ...trace, ...errorFields(err) });
+export function unhandledFailure(
+  requestId: string,
+  trace: Record<string, string>,
+  err: unknown,
+): void {
+  log('ERROR', 'unhandled failure while serving a request', {
+    requestId,
+    ...trace,
+    ...errorFields(err),
+  });
 }
 
 export function certsUnavailable(err: unknown): void {
-  log('WARNING', "Google's ID token certificates could not be fetched; callers get 503", errorFields(err));
+  log(
+    'WARNING',
+    "Google's ID token certificates could not be fetched; callers get 503",
+    errorFields(err),
+  );
 }
 
 export function classroomCredentialsFailed(err: unknown): void {
@@ -29,25 +41,42 @@ export function classroomCredentialsFailed(err: unknown): void {
 // The circuit breaker
 
 export function circuitOpened(fields: Record<string, unknown>): void {
-  log('WARNING', 'Classroom circuit opened: calls to Classroom fail fast until a probe succeeds', { circuit: fields });
+  log(
+    'WARNING',
+    'Classroom circuit opened: calls to Classroom fail fast until a probe succeeds',
+    {circuit: fields},
+  );
 }
 
 export function circuitClosed(openForMs: number): void {
-  log('INFO', 'Classroom circuit closed: a probe call succeeded', { circuit: { openForMs } });
+  log('INFO', 'Classroom circuit closed: a probe call succeeded', {
+    circuit: {openForMs},
+  });
 }
 
 export function circuitStaysOpen(fields: Record<string, unknown>): void {
-  log('WARNING', 'Classroom circuit stays open: a probe call failed', { circuit: fields });
+  log('WARNING', 'Classroom circuit stays open: a probe call failed', {
+    circuit: fields,
+  });
 }
 
 // Invitations
 
 export function createFailed(requestId: string, err: unknown): void {
-  log('ERROR', 'invitation request failed inside the gateway', { requestId, ...errorFields(err) });
+  log('ERROR', 'invitation request failed inside the gateway', {
+    requestId,
+    ...errorFields(err),
+  });
 }
 
-export function sharedOutcomeAuditFailed(requestId: string, err: unknown): void {
-  log('ERROR', 'could not write the audit event of a shared outcome', { requestId, ...errorFields(err) });
+export function sharedOutcomeAuditFailed(
+  requestId: string,
+  err: unknown,
+): void {
+  log('ERROR', 'could not write the audit event of a shared outcome', {
+    requestId,
+    ...errorFields(err),
+  });
 }
 
 export function markCheckedFailed(err: unknown): void {
@@ -55,55 +84,118 @@ export function markCheckedFailed(err: unknown): void {
 }
 
 export function recordFailed(requestId: string, err: unknown): void {
-  log('ERROR', 'could not record the outcome in the ledger', { requestId, ...errorFields(err) });
+  log('ERROR', 'could not record the outcome in the ledger', {
+    requestId,
+    ...errorFields(err),
+  });
 }
 
 export function auditWriteFailed(requestId: string, err: unknown): void {
-  log('ERROR', 'could not write an audit event', { requestId, ...errorFields(err) });
+  log('ERROR', 'could not write an audit event', {
+    requestId,
+    ...errorFields(err),
+  });
 }
 
 export function validateOnlyFailed(requestId: string, err: unknown): void {
-  log('ERROR', 'validateOnly failed inside the gateway', { requestId, ...errorFields(err) });
+  log('ERROR', 'validateOnly failed inside the gateway', {
+    requestId,
+    ...errorFields(err),
+  });
 }
 
 export function deleteFailed(requestId: string, err: unknown): void {
-  log('ERROR', 'delete failed inside the gateway', { requestId, ...errorFields(err) });
+  log('ERROR', 'delete failed inside the gateway', {
+    requestId,
+    ...errorFields(err),
+  });
 }
 
 export function withdrawalFailed(requestId: string, err: unknown): void {
-  log('ERROR', 'withdrawal failed inside the gateway', { requestId, ...errorFields(err) });
+  log('ERROR', 'withdrawal failed inside the gateway', {
+    requestId,
+    ...errorFields(err),
+  });
 }
 
 // Once per key (Idempotency-Key and webhook-id)
 
 export function keyHandlingFailed(requestId: string, err: unknown): void {
-  log('ERROR', 'idempotency key handling failed', { requestId, ...errorFields(err) });
+  log('ERROR', 'idempotency key handling failed', {
+    requestId,
+    ...errorFields(err),
+  });
 }
 
 export function keyOutcomeNotStored(requestId: string, err: unknown): void {
-  log('ERROR', 'could not store the idempotency key outcome', { requestId, ...errorFields(err) });
+  log('ERROR', 'could not store the idempotency key outcome', {
+    requestId,
+    ...errorFields(err),
+  });
 }
 
-export function deliveryOutcomeNotStored(requestId: string, err: unknown): void {
-  log('ERROR', 'could not store the webhook delivery outcome', { requestId, ...errorFields(err) });
+export function deliveryOutcomeNotStored(
+  requestId: string,
+  err: unknown,
+): void {
+  log('ERROR', 'could not store the webhook delivery outcome', {
+    requestId,
+    ...errorFields(err),
+  });
 }
 
 // Webhooks
 
-export function deliveryFailed(requestId: string, webhookId: string | undefined, err: unknown): void {
-  log('ERROR', 'webhook delivery failed inside the gateway', { requestId, webhookId, ...errorFields(err) });
+export function deliveryFailed(
+  requestId: string,
+  webhookId: string | undefined,
+  err: unknown,
+): void {
+  log('ERROR', 'webhook delivery failed inside the gateway', {
+    requestId,
+    webhookId,
+    ...errorFields(err),
+  });
 }
 
-export function webhookIdReused(requestId: string, webhookId: string | undefined, reuse: WebhookIdReuse): void {
-  log('WARNING', 'webhook-id redelivered with another body: processing the new body', { requestId, webhookId, ...reuse });
+export function webhookIdReused(
+  requestId: string,
+  webhookId: string | undefined,
+  reuse: WebhookIdReuse,
+): void {
+  log(
+    'WARNING',
+    'webhook-id redelivered with another body: processing the new body',
+    {requestId, webhookId, ...reuse},
+  );
 }
 
 // The refusal audit
 
-export function refusalsCounted(fields: { source: string; countedSinceLastLine: number; countedNotYetWritten: number; perSecond: number; burst: number }): void {
-  log('WARNING', 'refusals are being counted, not audited one by one (refusal audit rate limit)', fields);
+export function refusalsCounted(fields: {
+  source: string;
+  countedSinceLastLine: number;
+  countedNotYetWritten: number;
+  perSecond: number;
+  burst: number;
+}): void {
+  log(
+    'WARNING',
+    'refusals are being counted, not audited one by one (refusal audit rate limit)',
+    fields,
+  );
 }
 
-export function refusalAuditWriteFailed(requestId: string, source: string, suppressedCount: number | undefined, err: unknown): void {
-  log('ERROR', 'could not write a refusal audit event', { requestId, source, ...(suppressedCount ? { suppressedCount } : {}), ...errorFields(err) });
+export function refusalAuditWriteFailed(
+  requestId: string,
+  source: string,
+  suppressedCount: number | undefined,
+  err: unknown,
+): void {
+  log('ERROR', 'could not write a refusal audit event', {
+    requestId,
+    source,
+    ...(suppressedCount ? {suppressedCount} : {}),
+    ...errorFields(err),
+  });
 }

@@ -1,9 +1,17 @@
 // Runs a request once per key: the Idempotency-Key of POST /v1/invitations and the webhook-id of a delivery.
 // A finished key's answer is replayed; a key in flight or reused with another request is refused; a new one
 // runs, and its answer is stored, unless it tells the caller to retry (then the key is freed).
-import { errorOf, ErrorAnswer, fromError, jsonOf, replayed, StoredAnswer, Answer } from './answers';
-import type { IdempotencyKeys } from './idempotency';
-import { shouldRetry } from './retry-decision';
+import {
+  errorOf,
+  ErrorAnswer,
+  fromError,
+  jsonOf,
+  replayed,
+  StoredAnswer,
+  Answer,
+} from './answers';
+import type {IdempotencyKeys} from './idempotency';
+import {shouldRetry} from './retry-decision';
 
 export interface KeyedRequest {
   /** Whose key space: a caller, or `webhook`. */
@@ -22,8 +30,11 @@ export interface KeyedRequest {
 }
 
 export type OnceResult<O extends string> =
-  | { ran: true; answer: Answer<O> }
-  | { ran: false; answer: StoredAnswer<'replayed'> | ErrorAnswer<'rejected' | 'in_flight'> };
+  | {ran: true; answer: Answer<O>}
+  | {
+      ran: false;
+      answer: StoredAnswer<'replayed'> | ErrorAnswer<'rejected' | 'in_flight'>;
+    };
 
 /**
  * `run` gets the fingerprint of the finished request whose key it took over, if any (takeOverChanged).
@@ -36,26 +47,47 @@ export async function oncePerKey<O extends string>(
   run: (previousFingerprint: string | undefined) => Promise<Answer<O>>,
   storeFailed: (err: unknown) => void,
 ): Promise<OnceResult<O>> {
-  const decision = await keys.begin(k.scope, k.key, k.fingerprint, k.requestId, k.takeOverChanged ? { takeOverChanged: true } : {});
+  const decision = await keys.begin(
+    k.scope,
+    k.key,
+    k.fingerprint,
+    k.requestId,
+    k.takeOverChanged ? {takeOverChanged: true} : {},
+  );
   switch (decision.kind) {
     case 'replay':
-      return { ran: false, answer: replayed(decision.response) };
+      return {ran: false, answer: replayed(decision.response)};
     case 'mismatch':
-      return { ran: false, answer: fromError(decision.error, 'rejected') };
+      return {ran: false, answer: fromError(decision.error, 'rejected')};
     case 'in_flight':
-      return { ran: false, answer: fromError(decision.error, 'in_flight') };
+      return {ran: false, answer: fromError(decision.error, 'in_flight')};
     case 'new': {
       const answer = await run(decision.previousFingerprint);
       // A replay of the stored answer is marked when it is replayed, not before.
-      const { 'Idempotent-Replayed': _ledgerReplay, ...headers } = answer.headers;
-      const retryLater = shouldRetry('caller', { httpStatus: answer.httpStatus, error: errorOf(answer) });
+      const headers = {...answer.headers};
+      delete headers['Idempotent-Replayed'];
+      const retryLater = shouldRetry('caller', {
+        httpStatus: answer.httpStatus,
+        error: errorOf(answer),
+      });
       try {
-        await keys.finish(decision.claim, { httpStatus: answer.httpStatus, body: jsonOf(answer), headers }, !retryLater);
+        await keys.finish(
+          decision.claim,
+          {httpStatus: answer.httpStatus, body: jsonOf(answer), headers},
+          !retryLater,
+        );
       } catch (err) {
         storeFailed(err);
-        if (k.freeKeyWhenUnstored) await keys.finish(decision.claim, { httpStatus: 0, body: '', headers: {} }, false).catch(() => undefined);
+        if (k.freeKeyWhenUnstored)
+          await keys
+            .finish(
+              decision.claim,
+              {httpStatus: 0, body: '', headers: {}},
+              false,
+            )
+            .catch(() => undefined);
       }
-      return { ran: true, answer };
+      return {ran: true, answer};
     }
   }
 }

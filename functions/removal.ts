@@ -1,23 +1,37 @@
 // Removing pending invitations: DELETE /v1/invitations/{id} and a webhook's tobedeleted enrollment. Only what
 // this gateway holds is removed; the ledger entries holding the invitation are released with it.
-import type { RequestContext } from './audit';
-import { Answer, empty, ErrorAnswer, fromError, skipped, SkippedAnswer, EmptyAnswer } from './answers';
-import type { ClassroomInvitations } from './classroom';
-import type { Config } from './config';
-import { decide, refuseCompactly } from './decisions';
-import { badRequest, retryable, toApiError } from './errors';
-import type { Ledger } from './ledger';
-import { pairKey } from './ledger';
+import type {RequestContext} from './audit';
+import {
+  Answer,
+  empty,
+  ErrorAnswer,
+  fromError,
+  skipped,
+  SkippedAnswer,
+  EmptyAnswer,
+} from './answers';
+import type {ClassroomInvitations} from './classroom';
+import type {Config} from './config';
+import {decide, refuseCompactly} from './decisions';
+import {badRequest, retryable, toApiError} from './errors';
+import type {Ledger} from './ledger';
+import {pairKey} from './ledger';
 import * as logs from './log-events';
-import { withdrawRefusal } from './policy';
-import type { RefusalAudit } from './refusal-audit';
-import { isRetryable } from './retry';
-import { callClassroom, exhausted, failureOf, notFound, upstreamFields } from './upstream';
-import type { InvitationRequest } from './validation';
+import {withdrawRefusal} from './policy';
+import type {RefusalAudit} from './refusal-audit';
+import {isRetryable} from './retry';
+import {
+  callClassroom,
+  exhausted,
+  failureOf,
+  notFound,
+  upstreamFields,
+} from './upstream';
+import type {InvitationRequest} from './validation';
 
 export type RemovalAnswer = EmptyAnswer | SkippedAnswer | ErrorAnswer;
 
-const NO_PAIR = { courseId: null, userId: null, role: null, pairKey: null };
+const NO_PAIR = {courseId: null, userId: null, role: null, pairKey: null};
 
 export class Removals {
   constructor(
@@ -35,25 +49,61 @@ export class Removals {
    */
   async deleteInvitation(id: string, ctx: RequestContext): Promise<Answer> {
     if (!/^[A-Za-z0-9_-]{1,256}$/.test(id)) {
-      const e = badRequest('Invalid invitation id.', [{ field: 'id', description: 'an invitation id as Classroom assigns it' }]);
-      return refuseCompactly(this.ledger, this.refusals, ctx, NO_PAIR, fromError(e, 'rejected'), { invitationId: id.slice(0, 256) });
+      const e = badRequest('Invalid invitation id.', [
+        {field: 'id', description: 'an invitation id as Classroom assigns it'},
+      ]);
+      return refuseCompactly(
+        this.ledger,
+        this.refusals,
+        ctx,
+        NO_PAIR,
+        fromError(e, 'rejected'),
+        {invitationId: id.slice(0, 256)},
+      );
     }
     try {
       const holding = await this.ledger.findByInvitationId(id);
-      const held = holding.filter(({ snapshot: { entry } }) => entry.state === 'created' && entry.origin === 'created');
+      const held = holding.filter(
+        ({snapshot: {entry}}) =>
+          entry.state === 'created' && entry.origin === 'created',
+      );
       const first = held[0];
       if (!first) {
-        return await decide(this.ledger, ctx, NO_PAIR, fromError(notFound(), 'rejected'), { invitationId: id, reason: 'the invitation is not held by this gateway' });
+        return await decide(
+          this.ledger,
+          ctx,
+          NO_PAIR,
+          fromError(notFound(), 'rejected'),
+          {
+            invitationId: id,
+            reason: 'the invitation is not held by this gateway',
+          },
+        );
       }
-      const pair = { courseId: first.snapshot.entry.courseId, userId: first.snapshot.entry.userId, role: first.snapshot.entry.role, pairKey: first.key };
+      const pair = {
+        courseId: first.snapshot.entry.courseId,
+        userId: first.snapshot.entry.userId,
+        role: first.snapshot.entry.role,
+        pairKey: first.key,
+      };
       const deadline = this.now() + this.config.requestDeadlineMs;
-      const r = await callClassroom(this.config, (timeoutMs) => this.classroom.delete(id, { timeoutMs }), deadline);
+      const r = await callClassroom(
+        this.config,
+        timeoutMs => this.classroom.delete(id, {timeoutMs}),
+        deadline,
+      );
       const e = failureOf(r);
       // The entries found before the call are re-read if they changed meanwhile (a replay marked one checked,
       // a replace took one over): each is released only if it still holds this invitation.
-      if (!e || (e.upstream && e.status === 'NOT_FOUND')) await this.ledger.releaseInvitation(id, { found: holding });
-      const answer = e ? fromError(isRetryable(e) ? exhausted(e) : e, 'failed') : empty('deleted');
-      return await decide(this.ledger, ctx, pair, answer, { invitationId: id, ...(e ? upstreamFields(e) : {}) });
+      if (!e || (e.upstream && e.status === 'NOT_FOUND'))
+        await this.ledger.releaseInvitation(id, {found: holding});
+      const answer = e
+        ? fromError(isRetryable(e) ? exhausted(e) : e, 'failed')
+        : empty('deleted');
+      return await decide(this.ledger, ctx, pair, answer, {
+        invitationId: id,
+        ...(e ? upstreamFields(e) : {}),
+      });
     } catch (err) {
       logs.deleteFailed(ctx.requestId, err);
       return fromError(toApiError(err), 'failed');
@@ -64,28 +114,59 @@ export class Removals {
    * A tobedeleted enrollment: withdraws the pending invitation of that role for the pair, if this gateway created
    * it. Nothing pending, a pending invitation of another role, or one made elsewhere is reported as skipped.
    */
-  async withdraw(req: InvitationRequest, ctx: RequestContext): Promise<RemovalAnswer> {
+  async withdraw(
+    req: InvitationRequest,
+    ctx: RequestContext,
+  ): Promise<RemovalAnswer> {
     const key = pairKey(req.courseId, req.userId);
-    const pair = { ...req, pairKey: key };
+    const pair = {...req, pairKey: key};
     try {
       const snap = await this.ledger.read(key);
       const entry = snap?.entry;
-      if (!snap || !entry) return decide(this.ledger, ctx, pair, skipped('no pending invitation to withdraw'), { reason: 'no pending invitation to withdraw' });
+      if (!snap || !entry)
+        return decide(
+          this.ledger,
+          ctx,
+          pair,
+          skipped('no pending invitation to withdraw'),
+          {reason: 'no pending invitation to withdraw'},
+        );
       if (entry.state !== 'created' || !entry.invitation) {
-        const e = retryable('ABORTED', 'An invitation for this pair is being created; withdraw it later.', 1, 'REQUEST_IN_FLIGHT');
+        const e = retryable(
+          'ABORTED',
+          'An invitation for this pair is being created; withdraw it later.',
+          1,
+          'REQUEST_IN_FLIGHT',
+        );
         return decide(this.ledger, ctx, pair, fromError(e, 'in_flight'), {});
       }
       const why = withdrawRefusal(entry, req);
-      if (why) return decide(this.ledger, ctx, pair, skipped(why), { reason: why, invitationId: entry.invitation.id });
+      if (why)
+        return decide(this.ledger, ctx, pair, skipped(why), {
+          reason: why,
+          invitationId: entry.invitation.id,
+        });
       const id = entry.invitation.id;
       const deadline = this.now() + this.config.requestDeadlineMs;
-      const r = await callClassroom(this.config, (timeoutMs) => this.classroom.delete(id, { timeoutMs }), deadline);
+      const r = await callClassroom(
+        this.config,
+        timeoutMs => this.classroom.delete(id, {timeoutMs}),
+        deadline,
+      );
       const e = failureOf(r);
       if (e && !(e.upstream && e.status === 'NOT_FOUND')) {
-        return decide(this.ledger, ctx, pair, fromError(isRetryable(e) ? exhausted(e) : e, 'failed'), { invitationId: id, ...upstreamFields(e) });
+        return decide(
+          this.ledger,
+          ctx,
+          pair,
+          fromError(isRetryable(e) ? exhausted(e) : e, 'failed'),
+          {invitationId: id, ...upstreamFields(e)},
+        );
       }
       await this.ledger.releaseInvitation(id);
-      return decide(this.ledger, ctx, pair, empty('withdrawn'), { replacedInvitationId: id });
+      return decide(this.ledger, ctx, pair, empty('withdrawn'), {
+        replacedInvitationId: id,
+      });
     } catch (err) {
       logs.withdrawalFailed(ctx.requestId, err);
       return fromError(toApiError(err), 'failed');

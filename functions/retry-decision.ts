@@ -1,8 +1,8 @@
 // "Should this failure be tried again?", answered in one place for the three who ask it: the gateway about its
 // own Classroom call (retried at once, inside the request's deadline), an HTTP caller and a webhook sender about
 // the answer they got (retried later; such answers are never stored for replay).
-import type { GoogleErrorObject } from './errors';
-import { isCircuitOpenError } from './circuit';
+import type {GoogleErrorObject} from './errors';
+import {isCircuitOpenError} from './circuit';
 
 /**
  * `gateway`: retry the Classroom call now (AIP-194: 429 and 5xx, never ALREADY_EXISTS, FAILED_PRECONDITION,
@@ -22,9 +22,20 @@ export interface RetryFacts {
   upstream?: boolean;
 }
 
-const GATEWAY_RETRIES = new Set(['RESOURCE_EXHAUSTED', 'UNAVAILABLE', 'INTERNAL', 'UNKNOWN', 'DEADLINE_EXCEEDED']);
+const GATEWAY_RETRIES = new Set([
+  'RESOURCE_EXHAUSTED',
+  'UNAVAILABLE',
+  'INTERNAL',
+  'UNKNOWN',
+  'DEADLINE_EXCEEDED',
+]);
 const CALLER_RETRIES_HTTP = new Set([429, 503, 504]);
-const SENDER_RETRIES = new Set(['ABORTED', 'RESOURCE_EXHAUSTED', 'UNAVAILABLE', 'DEADLINE_EXCEEDED']);
+const SENDER_RETRIES = new Set([
+  'ABORTED',
+  'RESOURCE_EXHAUSTED',
+  'UNAVAILABLE',
+  'DEADLINE_EXCEEDED',
+]);
 // A per-user daily quota: retrying within seconds cannot succeed.
 const DAILY_QUOTA = '@UserInvitationQuotaExhausted ';
 
@@ -34,11 +45,15 @@ export function shouldRetry(asker: RetryAsker, f: RetryFacts): boolean {
     case 'gateway': {
       if (!f.error || f.error.message.startsWith(DAILY_QUOTA)) return false;
       // The breaker already knows Classroom is down: a retry would only sleep and be refused again.
-      if (isCircuitOpenError({ upstream: f.upstream ?? false, body: f.error })) return false;
+      if (isCircuitOpenError({upstream: f.upstream ?? false, body: f.error}))
+        return false;
       return GATEWAY_RETRIES.has(f.error.status);
     }
     case 'caller':
-      return CALLER_RETRIES_HTTP.has(f.httpStatus) || (f.httpStatus === 409 && status === 'ABORTED');
+      return (
+        CALLER_RETRIES_HTTP.has(f.httpStatus) ||
+        (f.httpStatus === 409 && status === 'ABORTED')
+      );
     case 'sender':
       return status !== undefined && SENDER_RETRIES.has(status);
   }

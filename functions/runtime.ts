@@ -1,19 +1,19 @@
 // Builds the object graph from configuration, once per instance: production (index.ts) and tests alike, tests
 // injecting what they must (the emulator's Firestore, ID token certificates, a clock).
-import { Firestore } from '@google-cloud/firestore';
-import { withCircuitBreaker } from './circuit';
-import { ClassroomInvitations, createClassroomInvitations } from './classroom';
-import type { Config } from './config';
-import { CreateFlow } from './create/flow';
-import { createApp, Handler } from './http/app';
-import { CallerVerifier, CertSource } from './http/caller';
-import { HttpInvitations } from './http/invitations';
-import { IdempotencyKeys } from './idempotency';
-import { Ledger, WEBHOOK_DELIVERIES_COLLECTION } from './ledger';
-import { setRedactEmails } from './logs';
-import { RefusalAudit } from './refusal-audit';
-import { Removals } from './removal';
-import { WebhookProcessor } from './webhooks/processor';
+import {Firestore} from '@google-cloud/firestore';
+import {withCircuitBreaker} from './circuit';
+import {ClassroomInvitations, createClassroomInvitations} from './classroom';
+import type {Config} from './config';
+import {CreateFlow} from './create/flow';
+import {createApp, Handler} from './http/app';
+import {CallerVerifier, CertSource} from './http/caller';
+import {HttpInvitations} from './http/invitations';
+import {IdempotencyKeys} from './idempotency';
+import {Ledger, WEBHOOK_DELIVERIES_COLLECTION} from './ledger';
+import {setRedactEmails} from './logs';
+import {RefusalAudit} from './refusal-audit';
+import {Removals} from './removal';
+import {WebhookProcessor} from './webhooks/processor';
 
 export interface RuntimeDeps {
   /** Default: a client for the configured project. */
@@ -40,20 +40,73 @@ export interface Runtime {
 export function createRuntime(config: Config, deps: RuntimeDeps = {}): Runtime {
   setRedactEmails(config.logRedactEmails);
   const now = deps.now ?? Date.now;
-  const db = deps.db ?? new Firestore({ ...(config.projectId ? { projectId: config.projectId } : {}), ignoreUndefinedProperties: true });
-  const ledger = new Ledger(db, config.collectionPrefix, config.leaseMs, config.ledgerTtlMs, now);
-  const classroom = withCircuitBreaker(deps.classroom ?? createClassroomInvitations(config), config.circuit);
-  const keys = new IdempotencyKeys(db, config.collectionPrefix, config.leaseMs, config.idempotencyKeyTtlMs, now);
-  const deliveries = new IdempotencyKeys(db, config.collectionPrefix, config.leaseMs, config.idempotencyKeyTtlMs, now, WEBHOOK_DELIVERIES_COLLECTION);
-  const httpRefusals = new RefusalAudit('http', config.refusalAudit, (events) => ledger.appendAuditMany(events));
-  const webhookRefusals = new RefusalAudit('webhook', config.refusalAudit, (events) => ledger.appendAuditMany(events));
+  const db =
+    deps.db ??
+    new Firestore({
+      ...(config.projectId ? {projectId: config.projectId} : {}),
+      ignoreUndefinedProperties: true,
+    });
+  const ledger = new Ledger(
+    db,
+    config.collectionPrefix,
+    config.leaseMs,
+    config.ledgerTtlMs,
+    now,
+  );
+  const classroom = withCircuitBreaker(
+    deps.classroom ?? createClassroomInvitations(config),
+    config.circuit,
+  );
+  const keys = new IdempotencyKeys(
+    db,
+    config.collectionPrefix,
+    config.leaseMs,
+    config.idempotencyKeyTtlMs,
+    now,
+  );
+  const deliveries = new IdempotencyKeys(
+    db,
+    config.collectionPrefix,
+    config.leaseMs,
+    config.idempotencyKeyTtlMs,
+    now,
+    WEBHOOK_DELIVERIES_COLLECTION,
+  );
+  const httpRefusals = new RefusalAudit('http', config.refusalAudit, events =>
+    ledger.appendAuditMany(events),
+  );
+  const webhookRefusals = new RefusalAudit(
+    'webhook',
+    config.refusalAudit,
+    events => ledger.appendAuditMany(events),
+  );
   const flow = new CreateFlow(config, ledger, classroom, now);
   const removals = new Removals(config, ledger, classroom, httpRefusals, now);
-  const invitations = new HttpInvitations(config, flow, ledger, keys, httpRefusals);
-  const webhooks = new WebhookProcessor(config, flow, removals, ledger, deliveries, webhookRefusals);
-  const callers = new CallerVerifier(config.callerAudience, config.allowedCallers, deps.certs);
+  const invitations = new HttpInvitations(
+    config,
+    flow,
+    ledger,
+    keys,
+    httpRefusals,
+  );
+  const webhooks = new WebhookProcessor(
+    config,
+    flow,
+    removals,
+    ledger,
+    deliveries,
+    webhookRefusals,
+  );
+  const callers = new CallerVerifier(
+    config.callerAudience,
+    config.allowedCallers,
+    deps.certs,
+  );
   return {
-    handler: createApp({ invitations, removals, webhooks, callers }, config.projectId),
+    handler: createApp(
+      {invitations, removals, webhooks, callers},
+      config.projectId,
+    ),
     db,
     ledger,
     classroom,
@@ -66,6 +119,9 @@ export function createRuntime(config: Config, deps: RuntimeDeps = {}): Runtime {
 }
 
 /** The function's handler (index.ts loads this on the first request). */
-export function createRuntimeHandler(config: Config, deps: RuntimeDeps = {}): Handler {
+export function createRuntimeHandler(
+  config: Config,
+  deps: RuntimeDeps = {},
+): Handler {
   return createRuntime(config, deps).handler;
 }

@@ -1,19 +1,19 @@
 // The create flow: policy, single flight within the instance, then the ledger loop that deduplicates across
 // instances (claim new, replay, replace, take over an abandoned claim, wait for one in flight).
-import { auditEvent, AuditPair, RequestContext } from '../audit';
-import { CreateAnswer, ErrorAnswer, fromError, ok } from '../answers';
-import type { ClassroomInvitations } from '../classroom';
-import type { Config } from '../config';
-import { decide, decideSafely } from '../decisions';
-import { retryable, toApiError } from '../errors';
-import type { Ledger, LedgerEntry, LedgerSnapshot } from '../ledger';
-import { pairKey } from '../ledger';
+import {auditEvent, AuditPair, RequestContext} from '../audit';
+import {CreateAnswer, ErrorAnswer, fromError, ok} from '../answers';
+import type {ClassroomInvitations} from '../classroom';
+import type {Config} from '../config';
+import {decide, decideSafely} from '../decisions';
+import {retryable, toApiError} from '../errors';
+import type {Ledger, LedgerEntry, LedgerSnapshot} from '../ledger';
+import {pairKey} from '../ledger';
 import * as logs from '../log-events';
-import { policyRefusal, replaceRefusal } from '../policy';
-import { alreadyExists } from '../upstream';
-import type { InvitationRequest } from '../validation';
-import { Forwarder } from './forward';
-import { recheck } from './recheck';
+import {policyRefusal, replaceRefusal} from '../policy';
+import {alreadyExists} from '../upstream';
+import type {InvitationRequest} from '../validation';
+import {Forwarder} from './forward';
+import {recheck} from './recheck';
 
 /** Request options of POST /v1/invitations. */
 export interface CreateOptions {
@@ -27,7 +27,7 @@ export interface CreateOptions {
 const POLL_START_MS = 25;
 const POLL_MAX_MS = 250;
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const sleep = (ms: number) => new Promise(r => setTimeout(r, ms));
 
 /**
  * What the create flow needs of the ledger: the Firestore Ledger below, or an in-memory one that unit tests
@@ -49,7 +49,10 @@ export type CreateLedger = Pick<
 >;
 
 export class CreateFlow {
-  private readonly inflight = new Map<string, { answer: Promise<CreateAnswer>; requestId: string }>();
+  private readonly inflight = new Map<
+    string,
+    {answer: Promise<CreateAnswer>; requestId: string}
+  >();
   private readonly forwarder: Forwarder;
 
   constructor(
@@ -62,19 +65,30 @@ export class CreateFlow {
   }
 
   /** The ledger and Classroom part, for a request that passed validation. Never throws. */
-  async create(req: InvitationRequest, ctx: RequestContext, opts: CreateOptions = {}): Promise<CreateAnswer> {
+  async create(
+    req: InvitationRequest,
+    ctx: RequestContext,
+    opts: CreateOptions = {},
+  ): Promise<CreateAnswer> {
     const refusal = policyRefusal(this.config, req, ctx);
     if (refusal) {
-      return decideSafely(this.ledger, ctx, { ...req, pairKey: pairKey(req.courseId, req.userId) }, fromError(refusal, 'rejected'), { reason: refusal.body.message });
+      return decideSafely(
+        this.ledger,
+        ctx,
+        {...req, pairKey: pairKey(req.courseId, req.userId)},
+        fromError(refusal, 'rejected'),
+        {reason: refusal.body.message},
+      );
     }
     // Identical requests in flight in this instance share one pass through the ledger (single flight):
     // a burst of duplicates costs Firestore one claim per instance, not one per request.
     const key = pairKey(req.courseId, req.userId);
     const flightKey = `${key}|${req.role}|${opts.replace ? 'replace' : ''}`;
     const leader = this.inflight.get(flightKey);
-    if (leader) return this.follow(await leader.answer, leader.requestId, req, key, ctx);
+    if (leader)
+      return this.follow(await leader.answer, leader.requestId, req, key, ctx);
     const answer = this.createGuarded(req, ctx, opts);
-    this.inflight.set(flightKey, { answer, requestId: ctx.requestId });
+    this.inflight.set(flightKey, {answer, requestId: ctx.requestId});
     try {
       return await answer;
     } finally {
@@ -82,7 +96,11 @@ export class CreateFlow {
     }
   }
 
-  private async createGuarded(req: InvitationRequest, ctx: RequestContext, opts: CreateOptions): Promise<CreateAnswer> {
+  private async createGuarded(
+    req: InvitationRequest,
+    ctx: RequestContext,
+    opts: CreateOptions,
+  ): Promise<CreateAnswer> {
     try {
       return await this.dedupAndForward(req, ctx, opts);
     } catch (err) {
@@ -93,25 +111,40 @@ export class CreateFlow {
   }
 
   /** A duplicate that arrived while an identical request was in flight here gets that request's outcome. */
-  private async follow(leader: CreateAnswer, leaderRequestId: string, req: InvitationRequest, key: string, ctx: RequestContext): Promise<CreateAnswer> {
-    const pair = { ...req, pairKey: key };
+  private async follow(
+    leader: CreateAnswer,
+    leaderRequestId: string,
+    req: InvitationRequest,
+    key: string,
+    ctx: RequestContext,
+  ): Promise<CreateAnswer> {
+    const pair = {...req, pairKey: key};
     const invitation = leader.kind === 'invitation' ? leader.body : undefined;
-    const answer: CreateAnswer = invitation ? ok(invitation, 'replayed', { 'Idempotent-Replayed': 'true' }) : { ...leader, headers: { ...leader.headers } };
+    const answer: CreateAnswer = invitation
+      ? ok(invitation, 'replayed', {'Idempotent-Replayed': 'true'})
+      : {...leader, headers: {...leader.headers}};
     try {
-      return await decide(this.ledger, ctx, pair, answer, { invitationId: invitation?.id, sharedWith: leaderRequestId });
+      return await decide(this.ledger, ctx, pair, answer, {
+        invitationId: invitation?.id,
+        sharedWith: leaderRequestId,
+      });
     } catch (err) {
       logs.sharedOutcomeAuditFailed(ctx.requestId, err);
       return fromError(toApiError(err), 'failed');
     }
   }
 
-  private async dedupAndForward(req: InvitationRequest, ctx: RequestContext, opts: CreateOptions): Promise<CreateAnswer> {
+  private async dedupAndForward(
+    req: InvitationRequest,
+    ctx: RequestContext,
+    opts: CreateOptions,
+  ): Promise<CreateAnswer> {
     const key = pairKey(req.courseId, req.userId);
-    const pair = { ...req, pairKey: key };
+    const pair = {...req, pairKey: key};
     const started = this.now();
     const deadline = started + this.config.requestDeadlineMs;
     const waitUntil = Math.min(started + this.config.inflightWaitMs, deadline);
-    const pending = auditEvent(ctx, pair, { outcome: 'pending', httpStatus: 0 });
+    const pending = auditEvent(ctx, pair, {outcome: 'pending', httpStatus: 0});
 
     // Every branch that loses a race re-reads; the deadline bounds the rounds (each costs at least one read).
     let confirmed = false; // Classroom confirmed the entry during this request: never ask twice
@@ -122,33 +155,69 @@ export class CreateFlow {
         if (claim) return this.forwarder.forward(claim, req, deadline);
         continue; // another request reserved it between our read and our commit
       }
-      if (snap.entry.state === 'created' && snap.entry.invitation && !confirmed && this.isStale(snap.entry)) {
-        const checked = await recheck(this.config, this.ledger, this.classroom, key, snap, deadline);
+      if (
+        snap.entry.state === 'created' &&
+        snap.entry.invitation &&
+        !confirmed &&
+        this.isStale(snap.entry)
+      ) {
+        const checked = await recheck(
+          this.config,
+          this.ledger,
+          this.classroom,
+          key,
+          snap,
+          deadline,
+        );
         if (checked === 'gone') continue; // released: now a new pair
         confirmed = true;
         if (checked === 'changed') continue;
         if (checked !== 'unknown') snap = checked;
       }
-      const { entry } = snap;
+      const {entry} = snap;
       if (entry.state === 'created' && entry.invitation) {
         if (entry.role === req.role) {
-          return decide(this.ledger, ctx, pair, ok(entry.invitation, 'replayed', { 'Idempotent-Replayed': 'true' }), { invitationId: entry.invitation.id });
+          return decide(
+            this.ledger,
+            ctx,
+            pair,
+            ok(entry.invitation, 'replayed', {'Idempotent-Replayed': 'true'}),
+            {invitationId: entry.invitation.id},
+          );
         }
         const refusal = opts.replace ? replaceRefusal(entry, ctx) : undefined;
         if (!opts.replace || refusal) {
-          return decide(this.ledger, ctx, pair, fromError(alreadyExists(), 'conflict'), { invitationId: entry.invitation.id, reason: refusal });
+          return decide(
+            this.ledger,
+            ctx,
+            pair,
+            fromError(alreadyExists(), 'conflict'),
+            {invitationId: entry.invitation.id, reason: refusal},
+          );
         }
         const claim = await this.ledger.takeOver(snap, key, req, pending);
-        if (claim) return this.forwarder.replaceAndForward(claim, req, entry, deadline);
+        if (claim)
+          return this.forwarder.replaceAndForward(claim, req, entry, deadline);
         continue;
       }
       if (this.ledger.isLeaseExpired(entry)) {
         const claim = await this.ledger.takeOver(snap, key, req, pending);
-        if (claim) return this.forwarder.forward({ ...claim, recovered: true }, req, deadline);
+        if (claim)
+          return this.forwarder.forward(
+            {...claim, recovered: true},
+            req,
+            deadline,
+          );
         continue;
       }
       if (this.now() >= waitUntil) return this.inFlight(ctx, pair, snap);
-      await sleep(Math.min(POLL_MAX_MS, POLL_START_MS * 1.5 ** round, Math.max(0, deadline - this.now())));
+      await sleep(
+        Math.min(
+          POLL_MAX_MS,
+          POLL_START_MS * 1.5 ** round,
+          Math.max(0, deadline - this.now()),
+        ),
+      );
     }
     return this.inFlight(ctx, pair, undefined);
   }
@@ -159,10 +228,21 @@ export class CreateFlow {
     return this.now() - seen >= this.config.ledgerRecheckAfterMs;
   }
 
-  private async inFlight(ctx: RequestContext, pair: AuditPair, snap: LedgerSnapshot | undefined): Promise<ErrorAnswer> {
-    const leaseLeftMs = snap?.entry.leaseExpiresAt ? snap.entry.leaseExpiresAt.toMillis() - this.now() : 1000;
+  private async inFlight(
+    ctx: RequestContext,
+    pair: AuditPair,
+    snap: LedgerSnapshot | undefined,
+  ): Promise<ErrorAnswer> {
+    const leaseLeftMs = snap?.entry.leaseExpiresAt
+      ? snap.entry.leaseExpiresAt.toMillis() - this.now()
+      : 1000;
     const retryAfterS = Math.min(5, Math.max(1, leaseLeftMs / 1000));
-    const err = retryable('ABORTED', 'An identical request for this user and course is still in progress. Retry after the indicated delay.', retryAfterS, 'REQUEST_IN_FLIGHT');
+    const err = retryable(
+      'ABORTED',
+      'An identical request for this user and course is still in progress. Retry after the indicated delay.',
+      retryAfterS,
+      'REQUEST_IN_FLIGHT',
+    );
     return decide(this.ledger, ctx, pair, fromError(err, 'in_flight'), {});
   }
 }

@@ -1,16 +1,22 @@
 // The Classroom side of the create flow, for a pair this request has reserved: create (or replace) the
 // invitation, reconcile an ALREADY_EXISTS, and record the outcome in the ledger; never invite twice.
-import type { AuditFields } from '../audit';
-import { CreateAnswer, fromError, ok } from '../answers';
-import type { ClassroomInvitations, Invitation } from '../classroom';
-import type { Config } from '../config';
-import type { ApiError } from '../errors';
-import type { Claim, LedgerEntry, LedgerOrigin } from '../ledger';
-import type { CreateLedger } from './flow';
+import type {AuditFields} from '../audit';
+import {CreateAnswer, fromError, ok} from '../answers';
+import type {ClassroomInvitations, Invitation} from '../classroom';
+import type {Config} from '../config';
+import type {ApiError} from '../errors';
+import type {Claim, LedgerEntry, LedgerOrigin} from '../ledger';
+import type {CreateLedger} from './flow';
 import * as logs from '../log-events';
-import { isRetryable } from '../retry';
-import { callClassroom, deadlineExceeded, exhausted, failureOf, upstreamFields } from '../upstream';
-import type { InvitationRequest } from '../validation';
+import {isRetryable} from '../retry';
+import {
+  callClassroom,
+  deadlineExceeded,
+  exhausted,
+  failureOf,
+  upstreamFields,
+} from '../upstream';
+import type {InvitationRequest} from '../validation';
 
 export class Forwarder {
   constructor(
@@ -20,30 +26,58 @@ export class Forwarder {
   ) {}
 
   /** Calls Classroom for a reserved pair (with retries inside the deadline) and records what happened. */
-  async forward(claim: Claim, req: InvitationRequest, deadline: number, replaced?: Invitation): Promise<CreateAnswer> {
-    const r = await callClassroom(this.config, (timeoutMs) => this.classroom.create(req, { timeoutMs }), deadline);
+  async forward(
+    claim: Claim,
+    req: InvitationRequest,
+    deadline: number,
+    replaced?: Invitation,
+  ): Promise<CreateAnswer> {
+    const r = await callClassroom(
+      this.config,
+      timeoutMs => this.classroom.create(req, {timeoutMs}),
+      deadline,
+    );
     if (r.value) {
       const invitation = r.value;
       const outcome = replaced ? 'replaced' : 'created';
-      await this.recordSafely(claim, invitation, 'created', { outcome, httpStatus: 200, invitationId: invitation.id, replacedInvitationId: replaced?.id });
+      await this.recordSafely(claim, invitation, 'created', {
+        outcome,
+        httpStatus: 200,
+        invitationId: invitation.id,
+        replacedInvitationId: replaced?.id,
+      });
       return ok(invitation, outcome);
     }
     const e = r.error;
-    if (e?.upstream && e.status === 'ALREADY_EXISTS') return this.reconcile(claim, req, e, deadline);
+    if (e?.upstream && e.status === 'ALREADY_EXISTS')
+      return this.reconcile(claim, req, e, deadline);
     if (!e || (!e.upstream && e.status === 'DEADLINE_EXCEEDED')) {
       // A create that timed out may have succeeded upstream: keep the pair reserved with its lease ended,
       // so that the next request takes it over and reconciles through ALREADY_EXISTS, never inviting twice.
       const timeout = deadlineExceeded();
-      await this.ledger.expireLease(claim, { outcome: 'failed', httpStatus: timeout.httpStatus, upstreamStatus: 'DEADLINE_EXCEEDED' });
+      await this.ledger.expireLease(claim, {
+        outcome: 'failed',
+        httpStatus: timeout.httpStatus,
+        upstreamStatus: 'DEADLINE_EXCEEDED',
+      });
       return fromError(timeout, 'failed');
     }
     return this.giveUp(claim, e);
   }
 
   /** Deletes the pending invitation of another role, then creates the requested one: one decision. */
-  async replaceAndForward(claim: Claim, req: InvitationRequest, old: LedgerEntry, deadline: number): Promise<CreateAnswer> {
+  async replaceAndForward(
+    claim: Claim,
+    req: InvitationRequest,
+    old: LedgerEntry,
+    deadline: number,
+  ): Promise<CreateAnswer> {
     const previous = old.invitation!;
-    const del = await callClassroom(this.config, (timeoutMs) => this.classroom.delete(previous.id, { timeoutMs }), deadline);
+    const del = await callClassroom(
+      this.config,
+      timeoutMs => this.classroom.delete(previous.id, {timeoutMs}),
+      deadline,
+    );
     const e = failureOf(del);
     if (e && !(e.upstream && e.status === 'NOT_FOUND')) {
       // The old invitation still stands: put it back in the ledger, and answer why nothing changed.
@@ -57,14 +91,18 @@ export class Forwarder {
       return fromError(answer, 'failed');
     }
     // The old invitation is gone: no other key (the person's numeric id, the course's alias) may answer for it.
-    await this.ledger.releaseInvitation(previous.id, { except: claim.key });
+    await this.ledger.releaseInvitation(previous.id, {except: claim.key});
     return this.forward(claim, req, deadline, previous);
   }
 
   /** Releases the pair and answers a failure: Classroom's own, or a retryable one after the retries ran out. */
   private async giveUp(claim: Claim, e: ApiError): Promise<CreateAnswer> {
     const answer = isRetryable(e) ? exhausted(e) : e;
-    await this.ledger.release(claim, { outcome: 'failed', httpStatus: answer.httpStatus, ...upstreamFields(e) });
+    await this.ledger.release(claim, {
+      outcome: 'failed',
+      httpStatus: answer.httpStatus,
+      ...upstreamFields(e),
+    });
     return fromError(answer, 'failed');
   }
 
@@ -74,28 +112,58 @@ export class Forwarder {
    * timed out mid-call (its create is what Classroom holds); else another tool or a person (`adopted` when it is
    * what was asked for, `observed` when not). Only `created` may later be deleted, replaced or withdrawn.
    */
-  private async originOf(claim: Claim, existing: Invitation, req: InvitationRequest): Promise<LedgerOrigin> {
+  private async originOf(
+    claim: Claim,
+    existing: Invitation,
+    req: InvitationRequest,
+  ): Promise<LedgerOrigin> {
     const holders = await this.ledger.findByInvitationId(existing.id);
-    if (holders.some(({ key, snapshot }) => key !== claim.key && snapshot.entry.state === 'created' && snapshot.entry.origin === 'created')) return 'created';
+    if (
+      holders.some(
+        ({key, snapshot}) =>
+          key !== claim.key &&
+          snapshot.entry.state === 'created' &&
+          snapshot.entry.origin === 'created',
+      )
+    )
+      return 'created';
     if (claim.recovered && existing.role === req.role) return 'created';
     return existing.role === req.role ? 'adopted' : 'observed';
   }
 
   /** Classroom already holds an invitation for the pair (another tool, or an attempt that crashed). */
-  private async reconcile(claim: Claim, req: InvitationRequest, alreadyExistsErr: ApiError, deadline: number): Promise<CreateAnswer> {
-    const r = await callClassroom(this.config, (timeoutMs) => this.classroom.findForPair(req.courseId, req.userId, { timeoutMs }), deadline);
+  private async reconcile(
+    claim: Claim,
+    req: InvitationRequest,
+    alreadyExistsErr: ApiError,
+    deadline: number,
+  ): Promise<CreateAnswer> {
+    const r = await callClassroom(
+      this.config,
+      timeoutMs =>
+        this.classroom.findForPair(req.courseId, req.userId, {timeoutMs}),
+      deadline,
+    );
     if (r.error || (r.value === undefined && r.deadlineReached)) {
       return this.giveUp(claim, r.error ?? deadlineExceeded());
     }
     const existing = r.value;
     if (!existing) {
       // Gone between the two calls (accepted or deleted): nothing to adopt; answer what Classroom said.
-      await this.ledger.release(claim, { outcome: 'conflict', httpStatus: alreadyExistsErr.httpStatus, ...upstreamFields(alreadyExistsErr) });
+      await this.ledger.release(claim, {
+        outcome: 'conflict',
+        httpStatus: alreadyExistsErr.httpStatus,
+        ...upstreamFields(alreadyExistsErr),
+      });
       return fromError(alreadyExistsErr, 'conflict');
     }
     const origin = await this.originOf(claim, existing, req);
     if (existing.role === req.role) {
-      await this.recordSafely(claim, existing, origin, { outcome: 'adopted', httpStatus: 200, invitationId: existing.id });
+      await this.recordSafely(claim, existing, origin, {
+        outcome: 'adopted',
+        httpStatus: 200,
+        invitationId: existing.id,
+      });
       return ok(existing, 'adopted');
     }
     await this.recordSafely(claim, existing, origin, {
@@ -111,7 +179,12 @@ export class Forwarder {
    * Classroom has acted; a failure to record that must not turn its success into an error. The
    * reservation keeps its lease, and its successor reconciles through ALREADY_EXISTS.
    */
-  private async recordSafely(claim: Claim, invitation: Invitation, origin: LedgerOrigin, audit: AuditFields): Promise<void> {
+  private async recordSafely(
+    claim: Claim,
+    invitation: Invitation,
+    origin: LedgerOrigin,
+    audit: AuditFields,
+  ): Promise<void> {
     try {
       await this.ledger.recordCreated(claim, invitation, origin, audit);
     } catch (err) {

@@ -1,11 +1,11 @@
 // Before the ledger answers for an old entry, Classroom confirms the invitation still exists (it may have been
 // accepted or deleted elsewhere since).
-import type { ClassroomInvitations } from '../classroom';
-import type { Config } from '../config';
-import type { LedgerSnapshot } from '../ledger';
-import type { CreateLedger } from './flow';
+import type {ClassroomInvitations} from '../classroom';
+import type {Config} from '../config';
+import type {LedgerSnapshot} from '../ledger';
+import type {CreateLedger} from './flow';
 import * as logs from '../log-events';
-import { callClassroom } from '../upstream';
+import {callClassroom} from '../upstream';
 
 /**
  * Present: the entry as it now stands (marked checked), or `changed` when another request wrote it meanwhile.
@@ -21,7 +21,12 @@ export async function recheck(
   deadline: number,
 ): Promise<LedgerSnapshot | 'changed' | 'gone' | 'unknown'> {
   const id = snap.entry.invitation!.id;
-  const r = await callClassroom(config, (timeoutMs) => classroom.get(id, { timeoutMs }), deadline, 2);
+  const r = await callClassroom(
+    config,
+    timeoutMs => classroom.get(id, {timeoutMs}),
+    deadline,
+    2,
+  );
   if (r.value) {
     try {
       return (await ledger.markChecked(key, snap)) ?? 'changed';

@@ -1,20 +1,24 @@
 // The HTTP face of the invitations API: the raw request is validated, the Idempotency-Key header runs it once
 // per key, ?validateOnly answers without acting; everything else is the create flow's. Never throws.
-import { AuditPair, RequestContext } from '../audit';
-import { Answer, fromError, ok } from '../answers';
-import type { Config } from '../config';
-import { CreateFlow, CreateOptions } from '../create/flow';
-import { decide, refuseCompactly } from '../decisions';
-import { ApiError, toApiError, violatedFields } from '../errors';
-import { fingerprint, IdempotencyKeys, parseIdempotencyKey } from '../idempotency';
-import type { Ledger } from '../ledger';
-import { pairKey } from '../ledger';
+import {AuditPair, RequestContext} from '../audit';
+import {Answer, fromError, ok} from '../answers';
+import type {Config} from '../config';
+import {CreateFlow, CreateOptions} from '../create/flow';
+import {decide, refuseCompactly} from '../decisions';
+import {ApiError, toApiError, violatedFields} from '../errors';
+import {
+  fingerprint,
+  IdempotencyKeys,
+  parseIdempotencyKey,
+} from '../idempotency';
+import type {Ledger} from '../ledger';
+import {pairKey} from '../ledger';
 import * as logs from '../log-events';
-import { oncePerKey } from '../once-per-key';
-import { policyRefusal } from '../policy';
-import type { RefusalAudit } from '../refusal-audit';
-import { alreadyExists } from '../upstream';
-import { InvitationRequest, parseCreateRequest, RawRequest } from '../validation';
+import {oncePerKey} from '../once-per-key';
+import {policyRefusal} from '../policy';
+import type {RefusalAudit} from '../refusal-audit';
+import {alreadyExists} from '../upstream';
+import {InvitationRequest, parseCreateRequest, RawRequest} from '../validation';
 
 export class HttpInvitations {
   constructor(
@@ -27,12 +31,28 @@ export class HttpInvitations {
   ) {}
 
   /** A request refused before validation (e.g. by the caller policy), audited like any decision. */
-  async refuse(raw: RawRequest, ctx: RequestContext, err: ApiError): Promise<Answer> {
-    return refuseCompactly(this.ledger, this.refusals, ctx, requestedPair(raw), fromError(err, 'rejected'), { reason: err.body.message });
+  async refuse(
+    raw: RawRequest,
+    ctx: RequestContext,
+    err: ApiError,
+  ): Promise<Answer> {
+    return refuseCompactly(
+      this.ledger,
+      this.refusals,
+      ctx,
+      requestedPair(raw),
+      fromError(err, 'rejected'),
+      {reason: err.body.message},
+    );
   }
 
   /** POST /v1/invitations. Every path ends in an answer and an audit event. */
-  async create(raw: RawRequest, ctx: RequestContext, idempotencyKeyHeader?: string, opts: CreateOptions = {}): Promise<Answer> {
+  async create(
+    raw: RawRequest,
+    ctx: RequestContext,
+    idempotencyKeyHeader?: string,
+    opts: CreateOptions = {},
+  ): Promise<Answer> {
     let req: InvitationRequest;
     let key: string | undefined;
     try {
@@ -40,10 +60,18 @@ export class HttpInvitations {
       key = parseIdempotencyKey(idempotencyKeyHeader);
     } catch (err) {
       const e = toApiError(err);
-      return refuseCompactly(this.ledger, this.refusals, ctx, requestedPair(raw), fromError(e, 'rejected'), { violations: violatedFields(e)?.slice(0, 10) });
+      return refuseCompactly(
+        this.ledger,
+        this.refusals,
+        ctx,
+        requestedPair(raw),
+        fromError(e, 'rejected'),
+        {violations: violatedFields(e)?.slice(0, 10)},
+      );
     }
     if (opts.validateOnly) return this.validate(req, ctx, opts);
-    if (key === undefined || !this.keys) return this.flow.create(req, ctx, opts);
+    if (key === undefined || !this.keys)
+      return this.flow.create(req, ctx, opts);
     try {
       return await this.createWithKey(this.keys, req, key, ctx, opts);
     } catch (err) {
@@ -52,25 +80,49 @@ export class HttpInvitations {
     }
   }
 
-  private async createWithKey(keys: IdempotencyKeys, req: InvitationRequest, key: string, ctx: RequestContext, opts: CreateOptions): Promise<Answer> {
+  private async createWithKey(
+    keys: IdempotencyKeys,
+    req: InvitationRequest,
+    key: string,
+    ctx: RequestContext,
+    opts: CreateOptions,
+  ): Promise<Answer> {
     // Keys are scoped per caller; unverified callers per claim, which spares honest callers from colliding and
     // gives a forger nothing it could not get by sending the same request itself.
-    const scope = ctx.claimedCaller === undefined ? ctx.caller : `${ctx.caller}:${ctx.claimedCaller}`;
+    const scope =
+      ctx.claimedCaller === undefined
+        ? ctx.caller
+        : `${ctx.caller}:${ctx.claimedCaller}`;
     const once = await oncePerKey(
       keys,
-      { scope, key, fingerprint: fingerprint(req, opts), requestId: ctx.requestId },
+      {
+        scope,
+        key,
+        fingerprint: fingerprint(req, opts),
+        requestId: ctx.requestId,
+      },
       () => this.flow.create(req, ctx, opts),
-      (err) => logs.keyOutcomeNotStored(ctx.requestId, err),
+      err => logs.keyOutcomeNotStored(ctx.requestId, err),
     );
     if (once.ran) return once.answer;
-    return decide(this.ledger, ctx, { ...req, pairKey: pairKey(req.courseId, req.userId) }, once.answer, { idempotencyKey: key });
+    return decide(
+      this.ledger,
+      ctx,
+      {...req, pairKey: pairKey(req.courseId, req.userId)},
+      once.answer,
+      {idempotencyKey: key},
+    );
   }
 
   /** ?validateOnly=true: the answer the real call would most likely get; only an audit event is written. */
-  private async validate(req: InvitationRequest, ctx: RequestContext, opts: CreateOptions): Promise<Answer> {
+  private async validate(
+    req: InvitationRequest,
+    ctx: RequestContext,
+    opts: CreateOptions,
+  ): Promise<Answer> {
     const refusal = policyRefusal(this.config, req, ctx);
     const key = pairKey(req.courseId, req.userId);
-    const pair = { ...req, pairKey: key };
+    const pair = {...req, pairKey: key};
     let answer: Answer;
     try {
       if (refusal) {
@@ -78,16 +130,32 @@ export class HttpInvitations {
       } else {
         const snap = await this.ledger.read(key);
         const entry = snap?.entry;
-        if (entry?.state === 'created' && entry.invitation && entry.role === req.role) {
+        if (
+          entry?.state === 'created' &&
+          entry.invitation &&
+          entry.role === req.role
+        ) {
           answer = ok(entry.invitation, 'validated');
-        } else if (entry?.state === 'created' && entry.invitation && !opts.replace) {
+        } else if (
+          entry?.state === 'created' &&
+          entry.invitation &&
+          !opts.replace
+        ) {
           answer = fromError(alreadyExists(), 'validated');
         } else {
           // What a create would send back, but for the id only Classroom can assign.
-          answer = { kind: 'preview', httpStatus: 200, body: { userId: req.userId, courseId: req.courseId, role: req.role }, headers: {}, outcome: 'validated' };
+          answer = {
+            kind: 'preview',
+            httpStatus: 200,
+            body: {userId: req.userId, courseId: req.courseId, role: req.role},
+            headers: {},
+            outcome: 'validated',
+          };
         }
       }
-      return await decide(this.ledger, ctx, pair, answer, { reason: 'validateOnly' });
+      return await decide(this.ledger, ctx, pair, answer, {
+        reason: 'validateOnly',
+      });
     } catch (err) {
       logs.validateOnlyFailed(ctx.requestId, err);
       return fromError(toApiError(err), 'failed');
@@ -97,6 +165,13 @@ export class HttpInvitations {
 
 /** What an unvalidated request asked for, kept for its audit event. */
 function requestedPair(raw: RawRequest): AuditPair {
-  const body = (typeof raw.body === 'object' && raw.body !== null ? raw.body : {}) as Record<string, unknown>;
-  return { courseId: body.courseId, userId: body.userId, role: body.role, pairKey: null };
+  const body = (
+    typeof raw.body === 'object' && raw.body !== null ? raw.body : {}
+  ) as Record<string, unknown>;
+  return {
+    courseId: body.courseId,
+    userId: body.userId,
+    role: body.role,
+    pairKey: null,
+  };
 }

@@ -1,11 +1,13 @@
 // What a raw request says about itself, read before (and for) the framework: the id the guard gave it, its
 // client's address, whether its target and body encoding can be handled at all.
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import { isIP } from 'node:net';
-import { routePath } from './body-limits';
+import type {IncomingMessage, ServerResponse} from 'node:http';
+import {isIP} from 'node:net';
+import {routePath} from './body-limits';
 
 /** The request id the guard gave this request (it is on the response from the start). */
-export function requestIdOf(res: Pick<ServerResponse, 'getHeader'>): string | undefined {
+export function requestIdOf(
+  res: Pick<ServerResponse, 'getHeader'>,
+): string | undefined {
   const id = res.getHeader('x-request-id');
   return typeof id === 'string' && id !== '' ? id : undefined;
 }
@@ -13,7 +15,9 @@ export function requestIdOf(res: Pick<ServerResponse, 'getHeader'>): string | un
 /** No Content-Encoding, or only `identity`: a body that is what it says. */
 export function isIdentity(contentEncoding: string | undefined): boolean {
   if (contentEncoding === undefined) return true;
-  return contentEncoding.split(',').every((c) => ['', 'identity'].includes(c.trim().toLowerCase()));
+  return contentEncoding
+    .split(',')
+    .every(c => ['', 'identity'].includes(c.trim().toLowerCase()));
 }
 
 /**
@@ -22,7 +26,10 @@ export function isIdentity(contentEncoding: string | undefined): boolean {
  */
 export function remoteIp(req: IncomingMessage): string | undefined {
   const forwarded = req.headers['x-forwarded-for'];
-  const last = (Array.isArray(forwarded) ? forwarded.join(',') : forwarded)?.split(',').pop()?.trim();
+  const last = (Array.isArray(forwarded) ? forwarded.join(',') : forwarded)
+    ?.split(',')
+    .pop()
+    ?.trim();
   return last && isIP(last) ? last : req.socket.remoteAddress;
 }
 
@@ -38,6 +45,8 @@ export function wellFormedTarget(url: string | undefined): boolean {
   }
 }
 
-export function firstHeader(v: string | string[] | undefined): string | undefined {
+export function firstHeader(
+  v: string | string[] | undefined,
+): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }

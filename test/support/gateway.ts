@@ -1,21 +1,25 @@
 // Starts the gateway the way production does (Functions Framework pipeline, real Firestore emulator, the
 // official Classroom client, the runtime wiring of functions/runtime.ts) against an in-process Classroom
 // stand-in. Each call gets its own data.
-import { randomBytes } from 'node:crypto';
-import type { Server } from 'node:http';
-import { http } from '@google-cloud/functions-framework';
-import { getTestServer } from '@google-cloud/functions-framework/testing';
-import type { Firestore } from '@google-cloud/firestore';
-import type { ClassroomInvitations } from '../../functions/classroom';
-import { Config, parseConfig } from '../../functions/config';
-import type { CreateFlow } from '../../functions/create/flow';
-import { guardServer } from '../../functions/http/guard';
-import { setLogSink } from '../../functions/logs';
-import type { CertSource } from '../../functions/http/caller';
-import { Ledger, AUDIT_COLLECTION, LEDGER_COLLECTION } from '../../functions/ledger';
-import { createRuntime } from '../../functions/runtime';
-import { ClassroomStandIn } from '../../standin/server';
-import { newFirestore, PROJECT_ID, uniquePrefix } from './emulator';
+import {randomBytes} from 'node:crypto';
+import type {Server} from 'node:http';
+import {http} from '@google-cloud/functions-framework';
+import {getTestServer} from '@google-cloud/functions-framework/testing';
+import type {Firestore} from '@google-cloud/firestore';
+import type {ClassroomInvitations} from '../../functions/classroom';
+import {Config, parseConfig} from '../../functions/config';
+import type {CreateFlow} from '../../functions/create/flow';
+import {guardServer} from '../../functions/http/guard';
+import {setLogSink} from '../../functions/logs';
+import type {CertSource} from '../../functions/http/caller';
+import {
+  Ledger,
+  AUDIT_COLLECTION,
+  LEDGER_COLLECTION,
+} from '../../functions/ledger';
+import {createRuntime} from '../../functions/runtime';
+import {ClassroomStandIn} from '../../standin/server';
+import {newFirestore, PROJECT_ID, uniquePrefix} from './emulator';
 
 export interface TestGateway {
   server: Server;
@@ -34,7 +38,11 @@ export interface TestGateway {
 // Request log lines would drown the test report; GATEWAY_TEST_LOGS=1 shows them.
 if (!process.env.GATEWAY_TEST_LOGS) setLogSink(() => undefined);
 
-export async function startTestGateway(name: string, env: Record<string, string> = {}, certs?: CertSource): Promise<TestGateway> {
+export async function startTestGateway(
+  name: string,
+  env: Record<string, string> = {},
+  certs?: CertSource,
+): Promise<TestGateway> {
   const standIn = new ClassroomStandIn();
   const standInUrl = await standIn.start();
   const prefix = uniquePrefix(name);
@@ -46,14 +54,21 @@ export async function startTestGateway(name: string, env: Record<string, string>
     ...env,
   });
   const db = newFirestore();
-  const runtime = createRuntime(config, { db, certs });
+  const runtime = createRuntime(config, {db, certs});
   const fnName = `invitations_${name}_${randomBytes(3).toString('hex')}`;
   http(fnName, runtime.handler);
   const server = getTestServer(fnName);
   // The guard index.ts installs for every framework server, put on this one directly: a subscription made by
   // one test file would outlive it in a shared Jest worker.
-  guardServer(server, () => ({ bodyTimeoutMs: config.bodyTimeoutMs, projectId: config.projectId }));
-  const docs = async (collection: string) => (await db.collection(prefix + collection).get()).docs.map((d) => ({ _id: d.id, ...d.data() }));
+  guardServer(server, () => ({
+    bodyTimeoutMs: config.bodyTimeoutMs,
+    projectId: config.projectId,
+  }));
+  const docs = async (collection: string) =>
+    (await db.collection(prefix + collection).get()).docs.map(d => ({
+      _id: d.id,
+      ...d.data(),
+    }));
   return {
     server,
     standIn,
