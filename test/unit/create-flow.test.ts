@@ -109,7 +109,7 @@ it('another role for a pending pair is 409 ALREADY_EXISTS without ?replace, and 
   expect(standIn.calls).toMatchObject({create: 2, delete: 1});
 });
 
-it('a reservation whose lease ran out is taken over, and an invitation Classroom already holds is adopted', async () => {
+it('a reservation whose lease ran out is taken over, and the invitation Classroom already holds is recorded as this gateway’s (its create was the dead holder’s)', async () => {
   const req = pair();
   const existing = standIn.seed(req); // an earlier attempt created it, then its instance died
   ledger.seed(pairKey(req.courseId, req.userId), {
@@ -125,6 +125,21 @@ it('a reservation whose lease ran out is taken over, and an invitation Classroom
     body: {id: existing.id},
   });
   expect(standIn.calls).toMatchObject({create: 1, list: 1});
+  const entry = (await ledger.read(pairKey(req.courseId, req.userId)))?.entry;
+  expect(entry).toMatchObject({state: 'created', origin: 'created'});
+});
+
+it('an invitation another tool made is adopted for a new pair, recorded as adopted (never deletable through the gateway)', async () => {
+  const req = pair();
+  const existing = standIn.seed(req);
+  const a = await flow.create(req, ctx());
+  expect(a).toMatchObject({
+    kind: 'invitation',
+    outcome: 'adopted',
+    body: {id: existing.id},
+  });
+  const entry = (await ledger.read(pairKey(req.courseId, req.userId)))?.entry;
+  expect(entry).toMatchObject({state: 'created', origin: 'adopted'});
 });
 
 it('a reservation still in flight elsewhere is answered 409 ABORTED with Retry-After once the wait runs out, without a call', async () => {
