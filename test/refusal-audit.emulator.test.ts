@@ -19,11 +19,11 @@ afterAll(() => t.close());
 type Doc = Record<string, unknown> & { expireAt?: { toMillis(): number } };
 const audit = async () => (await t.auditDocs()) as Doc[];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-/** The audit documents written since `before`, once they account for `expected` refusals (or 5 s passed). */
+/** The audit documents written since `before`, once they account for `expected` refusals (or 15 s passed: a loaded machine writes late). */
 async function settledRefusals(before: Set<unknown>, expected: number): Promise<{ docs: Doc[]; counted: number }> {
   let docs: Doc[] = [];
   let counted = 0;
-  for (let wait = 0; wait < 50 && counted < expected; wait++) {
+  for (let wait = 0; wait < 150 && counted < expected; wait++) {
     await sleep(100);
     docs = (await audit()).filter((d) => !before.has(d._id));
     counted = docs.reduce((sum, d) => sum + ((d.suppressedCount as number | undefined) ?? 1), 0);
