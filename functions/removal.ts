@@ -19,9 +19,9 @@ import {pairKey} from './ledger';
 import * as logs from './log-events';
 import {withdrawRefusal} from './policy';
 import type {RefusalAudit} from './refusal-audit';
-import {isRetryable} from './retry';
+import {isRetryable, withRetries} from './retry';
 import {
-  callClassroom,
+  retryOptions,
   exhausted,
   failureOf,
   notFound,
@@ -87,10 +87,9 @@ export class Removals {
         pairKey: first.key,
       };
       const deadline = this.now() + this.config.requestDeadlineMs;
-      const r = await callClassroom(
-        this.config,
+      const r = await withRetries(
         timeoutMs => this.classroom.delete(id, {timeoutMs}),
-        deadline,
+        retryOptions(this.config, deadline),
       );
       const e = failureOf(r);
       // The entries found before the call are re-read if they changed meanwhile (a replay marked one checked,
@@ -148,10 +147,9 @@ export class Removals {
         });
       const id = entry.invitation.id;
       const deadline = this.now() + this.config.requestDeadlineMs;
-      const r = await callClassroom(
-        this.config,
+      const r = await withRetries(
         timeoutMs => this.classroom.delete(id, {timeoutMs}),
-        deadline,
+        retryOptions(this.config, deadline),
       );
       const e = failureOf(r);
       if (e && !(e.upstream && e.status === 'NOT_FOUND')) {

@@ -52,13 +52,21 @@ export interface RetryResult<T> {
   deadlineReached: boolean;
 }
 
+export interface RetryOptions {
+  deadline: number;
+  callTimeoutMs: number;
+  policy?: RetryPolicy;
+  env?: RetryEnv;
+  toApiError: (e: unknown) => ApiError;
+}
+
 /**
  * Runs `call` until it succeeds, fails for good, runs out of attempts, or the deadline comes.
  * `call` receives the time it may take (the smaller of its own cap and what is left of the deadline).
  */
 export async function withRetries<T>(
   call: (timeoutMs: number) => Promise<T>,
-  opts: { deadline: number; callTimeoutMs: number; policy?: RetryPolicy; env?: RetryEnv; toApiError: (e: unknown) => ApiError },
+  opts: RetryOptions,
 ): Promise<RetryResult<T>> {
   const policy = opts.policy ?? DEFAULT_RETRY_POLICY;
   const env = opts.env ?? realRetryEnv;

@@ -1,30 +1,29 @@
-// Calls to Classroom with the gateway's retry policy inside a request's deadline, and the errors worded as
+// The gateway's retry policy for Classroom calls inside a request's deadline, and the errors worded as
 // Classroom words them (ALREADY_EXISTS, NOT_FOUND) or as the gateway answers when Classroom did not.
 import type {AuditFields} from './audit';
 import type {Config} from './config';
 import {ApiError, gatewayError, retryable, toApiError} from './errors';
-import {retryAfterMs, RetryResult, withRetries} from './retry';
+import {retryAfterMs, RetryOptions, RetryResult} from './retry';
 
 /** What Classroom answers to a second invitation for the same user and course. */
 export const CLASSROOM_ALREADY_EXISTS_MESSAGE =
   'Requested entity already exists';
 
-/** A Classroom call with the gateway's retry policy, inside the request's deadline. */
-export function callClassroom<T>(
+/** The gateway's retry policy for a Classroom call inside the request's deadline (withRetries' options). */
+export function retryOptions(
   config: Config,
-  call: (timeoutMs: number) => Promise<T>,
   deadline: number,
   maxAttempts?: number,
-): Promise<RetryResult<T>> {
+): RetryOptions {
   const policy = maxAttempts
     ? {...config.retryPolicy, maxAttempts}
     : config.retryPolicy;
-  return withRetries(call, {
+  return {
     deadline,
     callTimeoutMs: config.classroomTimeoutMs,
     policy,
     toApiError,
-  });
+  };
 }
 
 /** The error a call ended with, a deadline that passed before any call counting as one. */

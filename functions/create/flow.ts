@@ -87,7 +87,9 @@ export class CreateFlow {
     const leader = this.inflight.get(flightKey);
     if (leader)
       return this.follow(await leader.answer, leader.requestId, req, key, ctx);
-    const answer = this.createGuarded(req, ctx, opts);
+    const answer = this.dedupAndForward(req, ctx, opts).catch(err =>
+      this.failed(ctx, err),
+    );
     this.inflight.set(flightKey, {answer, requestId: ctx.requestId});
     try {
       return await answer;
@@ -96,18 +98,10 @@ export class CreateFlow {
     }
   }
 
-  private async createGuarded(
-    req: InvitationRequest,
-    ctx: RequestContext,
-    opts: CreateOptions,
-  ): Promise<CreateAnswer> {
-    try {
-      return await this.dedupAndForward(req, ctx, opts);
-    } catch (err) {
-      // Storage or programming faults: the caller may retry; no invitation was lost (a claim keeps its lease).
-      logs.createFailed(ctx.requestId, err);
-      return fromError(toApiError(err), 'failed');
-    }
+  /** Storage or programming faults: the caller may retry; no invitation was lost (a claim keeps its lease). */
+  private failed(ctx: RequestContext, err: unknown): ErrorAnswer {
+    logs.createFailed(ctx.requestId, err);
+    return fromError(toApiError(err), 'failed');
   }
 
   /** A duplicate that arrived while an identical request was in flight here gets that request's outcome. */

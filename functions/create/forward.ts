@@ -8,9 +8,9 @@ import type {ApiError} from '../errors';
 import type {Claim, LedgerEntry, LedgerOrigin} from '../ledger';
 import type {CreateLedger} from './flow';
 import * as logs from '../log-events';
-import {isRetryable} from '../retry';
+import {isRetryable, withRetries} from '../retry';
 import {
-  callClassroom,
+  retryOptions,
   deadlineExceeded,
   exhausted,
   failureOf,
@@ -32,10 +32,9 @@ export class Forwarder {
     deadline: number,
     replaced?: Invitation,
   ): Promise<CreateAnswer> {
-    const r = await callClassroom(
-      this.config,
+    const r = await withRetries(
       timeoutMs => this.classroom.create(req, {timeoutMs}),
-      deadline,
+      retryOptions(this.config, deadline),
     );
     if (r.value) {
       const invitation = r.value;
@@ -73,10 +72,9 @@ export class Forwarder {
     deadline: number,
   ): Promise<CreateAnswer> {
     const previous = old.invitation!;
-    const del = await callClassroom(
-      this.config,
+    const del = await withRetries(
       timeoutMs => this.classroom.delete(previous.id, {timeoutMs}),
-      deadline,
+      retryOptions(this.config, deadline),
     );
     const e = failureOf(del);
     if (e && !(e.upstream && e.status === 'NOT_FOUND')) {
@@ -138,11 +136,10 @@ export class Forwarder {
     alreadyExistsErr: ApiError,
     deadline: number,
   ): Promise<CreateAnswer> {
-    const r = await callClassroom(
-      this.config,
+    const r = await withRetries(
       timeoutMs =>
         this.classroom.findForPair(req.courseId, req.userId, {timeoutMs}),
-      deadline,
+      retryOptions(this.config, deadline),
     );
     if (r.error || (r.value === undefined && r.deadlineReached)) {
       return this.giveUp(claim, r.error ?? deadlineExceeded());

@@ -5,7 +5,8 @@ import type {Config} from '../config';
 import type {LedgerSnapshot} from '../ledger';
 import type {CreateLedger} from './flow';
 import * as logs from '../log-events';
-import {callClassroom} from '../upstream';
+import {withRetries} from '../retry';
+import {retryOptions} from '../upstream';
 
 /**
  * Present: the entry as it now stands (marked checked), or `changed` when another request wrote it meanwhile.
@@ -21,11 +22,9 @@ export async function recheck(
   deadline: number,
 ): Promise<LedgerSnapshot | 'changed' | 'gone' | 'unknown'> {
   const id = snap.entry.invitation!.id;
-  const r = await callClassroom(
-    config,
+  const r = await withRetries(
     timeoutMs => classroom.get(id, {timeoutMs}),
-    deadline,
-    2,
+    retryOptions(config, deadline, 2),
   );
   if (r.value) {
     try {
