@@ -4,7 +4,7 @@ module.exports = {
   testEnvironment: 'node',
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
-  transform: { '^.+\\.ts$': ['@swc/jest', { jsc: { target: 'es2022' } }] },
+  transform: {'^.+\\.ts$': ['@swc/jest', {jsc: {target: 'es2022'}}]},
   testTimeout: 30_000,
   globalSetup: '<rootDir>/test/support/global-setup.js',
   // Two cores: one worker per core keeps the emulator responsive.

@@ -2,7 +2,7 @@
 // A request that reserves a pair writes its event as `pending` in the same commit as the reservation and
 // completes it once with the outcome; every other request writes its final event in one create.
 // Refusals carry `expireAt` (see refusal-audit.ts); decisions carry none and are kept.
-import { createHash } from 'node:crypto';
+import {createHash} from 'node:crypto';
 
 export type Source = 'http' | 'webhook';
 
@@ -91,7 +91,11 @@ export interface AuditPair {
   pairKey: string | null;
 }
 
-export function auditEvent(ctx: RequestContext, pair: AuditPair, fields: AuditFields): AuditEvent {
+export function auditEvent(
+  ctx: RequestContext,
+  pair: AuditPair,
+  fields: AuditFields,
+): AuditEvent {
   const event: AuditEvent = {
     requestId: ctx.requestId,
     source: ctx.source,
@@ -117,12 +121,17 @@ export function shortHash(v: string | Buffer): string {
  * A sender-chosen identifier (e.g. a webhook-id) as the audit keeps it: as sent when it is 1 to `max`
  * printable ASCII characters, else its short hash, so that no request can make an audit event large.
  */
-export function boundedId(v: string | undefined, max: number): string | undefined {
+export function boundedId(
+  v: string | undefined,
+  max: number,
+): string | undefined {
   if (v === undefined || v === '') return undefined;
   return v.length <= max && /^[\x21-\x7e]+$/.test(v) ? v : shortHash(v);
 }
 
 /** Firestore refuses `undefined` values; leave such fields out. */
 export function definedOnly<T extends object>(o: T): T {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+  return Object.fromEntries(
+    Object.entries(o).filter(([, v]) => v !== undefined),
+  ) as T;
 }

@@ -1,10 +1,10 @@
 // A circuit breaker in front of Classroom, one per instance: after repeated signs that Classroom is down, calls
 // fail fast with 503 UNAVAILABLE + Retry-After instead of reaching it, until a single probe call succeeds.
-import { performance } from 'node:perf_hooks';
-import type { CallOptions, ClassroomInvitations, Invitation } from './classroom';
-import { ApiError, ERROR_DOMAIN, retryable } from './errors';
+import {performance} from 'node:perf_hooks';
+import type {CallOptions, ClassroomInvitations, Invitation} from './classroom';
+import {ApiError, ERROR_DOMAIN, retryable} from './errors';
 import * as logs from './log-events';
-import type { InvitationRequest } from './validation';
+import type {InvitationRequest} from './validation';
 
 /** The google.rpc.ErrorInfo reason of a call refused by the open circuit. */
 export const CIRCUIT_OPEN_REASON = 'UPSTREAM_CIRCUIT_OPEN';
@@ -30,15 +30,27 @@ export function outcomeOf(err: unknown): CallOutcome {
   if (!(err instanceof ApiError)) return 'neutral';
   if (err.upstream) return err.httpStatus >= 500 ? 'failure' : 'success';
   // classroom.ts makes these two of its own: a timeout of ours, and a network error.
-  return err.status === 'DEADLINE_EXCEEDED' || err.status === 'UNAVAILABLE' ? 'failure' : 'neutral';
+  return err.status === 'DEADLINE_EXCEEDED' || err.status === 'UNAVAILABLE'
+    ? 'failure'
+    : 'neutral';
 }
 
 /** True for the refusal of an open circuit (our own ErrorInfo: Classroom's errors can never pass for it). */
-export function isCircuitOpenError(err: Pick<ApiError, 'upstream' | 'body'>): boolean {
+export function isCircuitOpenError(
+  err: Pick<ApiError, 'upstream' | 'body'>,
+): boolean {
   if (err.upstream) return false;
-  return (err.body.details ?? []).some((d) => {
-    const info = d as { '@type'?: unknown; reason?: unknown; domain?: unknown } | null;
-    return info?.['@type'] === 'type.googleapis.com/google.rpc.ErrorInfo' && info.reason === CIRCUIT_OPEN_REASON && info.domain === ERROR_DOMAIN;
+  return (err.body.details ?? []).some(d => {
+    const info = d as {
+      '@type'?: unknown;
+      reason?: unknown;
+      domain?: unknown;
+    } | null;
+    return (
+      info?.['@type'] === 'type.googleapis.com/google.rpc.ErrorInfo' &&
+      info.reason === CIRCUIT_OPEN_REASON &&
+      info.domain === ERROR_DOMAIN
+    );
   });
 }
 
@@ -50,8 +62,14 @@ const monotonicNow = () => performance.now();
 const PROBE_GRACE_MS = 5000;
 
 type State =
-  | { kind: 'closed'; failures: number }
-  | { kind: 'open'; openedAt: number; until: number; intervalMs: number; probe?: { id: number; expiresAt: number } };
+  | {kind: 'closed'; failures: number}
+  | {
+      kind: 'open';
+      openedAt: number;
+      until: number;
+      intervalMs: number;
+      probe?: {id: number; expiresAt: number};
+    };
 
 /** Which state a call was admitted in: results of calls admitted under an earlier state are ignored. */
 interface Ticket {
@@ -62,7 +80,7 @@ interface Ticket {
 export type CircuitState = 'closed' | 'open' | 'half-open';
 
 export class ClassroomCircuit implements ClassroomInvitations {
-  private state: State = { kind: 'closed', failures: 0 };
+  private state: State = {kind: 'closed', failures: 0};
   private generation = 0;
   private probes = 0;
 
@@ -72,12 +90,21 @@ export class ClassroomCircuit implements ClassroomInvitations {
     private readonly now: () => number = monotonicNow,
   ) {}
 
-  create(invitation: InvitationRequest, opts: CallOptions): Promise<Invitation> {
+  create(
+    invitation: InvitationRequest,
+    opts: CallOptions,
+  ): Promise<Invitation> {
     return this.guard(opts, () => this.inner.create(invitation, opts));
   }
 
-  findForPair(courseId: string, userId: string, opts: CallOptions): Promise<Invitation | undefined> {
-    return this.guard(opts, () => this.inner.findForPair(courseId, userId, opts));
+  findForPair(
+    courseId: string,
+    userId: string,
+    opts: CallOptions,
+  ): Promise<Invitation | undefined> {
+    return this.guard(opts, () =>
+      this.inner.findForPair(courseId, userId, opts),
+    );
   }
 
   get(id: string, opts: CallOptions): Promise<Invitation> {
@@ -94,7 +121,10 @@ export class ClassroomCircuit implements ClassroomInvitations {
     return this.now() < this.state.until ? 'open' : 'half-open';
   }
 
-  private async guard<T>(opts: CallOptions, call: () => Promise<T>): Promise<T> {
+  private async guard<T>(
+    opts: CallOptions,
+    call: () => Promise<T>,
+  ): Promise<T> {
     const ticket = this.admit(opts);
     let value: T;
     try {
@@ -110,13 +140,16 @@ export class ClassroomCircuit implements ClassroomInvitations {
   /** Lets the call through, or throws the fail-fast refusal without touching the network. */
   private admit(opts: CallOptions): Ticket {
     const s = this.state;
-    if (s.kind === 'closed') return { generation: this.generation };
+    if (s.kind === 'closed') return {generation: this.generation};
     const now = this.now();
     if (now < s.until) throw refusal(s.until - now);
     // A probe in flight: the others wait for its verdict; about a second is a fair guess at when it comes.
     if (s.probe && now < s.probe.expiresAt) throw refusal(1000);
-    s.probe = { id: ++this.probes, expiresAt: now + opts.timeoutMs + PROBE_GRACE_MS };
-    return { generation: this.generation, probeId: s.probe.id };
+    s.probe = {
+      id: ++this.probes,
+      expiresAt: now + opts.timeoutMs + PROBE_GRACE_MS,
+    };
+    return {generation: this.generation, probeId: s.probe.id};
   }
 
   private settle(ticket: Ticket, outcome: CallOutcome, err: unknown): void {
@@ -124,36 +157,57 @@ export class ClassroomCircuit implements ClassroomInvitations {
     const s = this.state;
     if (s.kind === 'closed') {
       if (outcome === 'success') s.failures = 0;
-      else if (outcome === 'failure' && ++s.failures >= this.settings.failureThreshold) {
+      else if (
+        outcome === 'failure' &&
+        ++s.failures >= this.settings.failureThreshold
+      ) {
         this.open(this.settings.openMs);
-        logs.circuitOpened({ consecutiveFailures: s.failures, openSeconds: this.settings.openMs / 1000, ...lastError(err) });
+        logs.circuitOpened({
+          consecutiveFailures: s.failures,
+          openSeconds: this.settings.openMs / 1000,
+          ...lastError(err),
+        });
       }
       return;
     }
     // While open only the current probe's verdict counts; stragglers admitted before it opened say nothing new.
     if (ticket.probeId === undefined || s.probe?.id !== ticket.probeId) return;
     if (outcome === 'success') {
-      this.state = { kind: 'closed', failures: 0 };
+      this.state = {kind: 'closed', failures: 0};
       this.generation++;
       logs.circuitClosed(this.now() - s.openedAt);
     } else if (outcome === 'failure') {
       const intervalMs = Math.min(this.settings.maxOpenMs, s.intervalMs * 2);
       this.open(intervalMs, s.openedAt);
-      logs.circuitStaysOpen({ openSeconds: intervalMs / 1000, ...lastError(err) });
+      logs.circuitStaysOpen({
+        openSeconds: intervalMs / 1000,
+        ...lastError(err),
+      });
     } else {
       s.probe = undefined; // no verdict: the next call probes
     }
   }
 
   private open(intervalMs: number, openedAt = this.now()): void {
-    this.state = { kind: 'open', openedAt, until: this.now() + intervalMs, intervalMs };
+    this.state = {
+      kind: 'open',
+      openedAt,
+      until: this.now() + intervalMs,
+      intervalMs,
+    };
     this.generation++;
   }
 }
 
 /** The breaker around a client, or the client itself when the breaker is turned off. */
-export function withCircuitBreaker(inner: ClassroomInvitations, settings: CircuitSettings, now: () => number = monotonicNow): ClassroomInvitations {
-  return settings.failureThreshold > 0 ? new ClassroomCircuit(inner, settings, now) : inner;
+export function withCircuitBreaker(
+  inner: ClassroomInvitations,
+  settings: CircuitSettings,
+  now: () => number = monotonicNow,
+): ClassroomInvitations {
+  return settings.failureThreshold > 0
+    ? new ClassroomCircuit(inner, settings, now)
+    : inner;
 }
 
 function refusal(waitMs: number): ApiError {
@@ -167,5 +221,13 @@ function refusal(waitMs: number): ApiError {
 
 /** Status only: Classroom's message may name a user. */
 function lastError(err: unknown): Record<string, unknown> {
-  return err instanceof ApiError ? { lastError: { httpStatus: err.httpStatus, status: err.status, upstream: err.upstream } } : {};
+  return err instanceof ApiError
+    ? {
+        lastError: {
+          httpStatus: err.httpStatus,
+          status: err.status,
+          upstream: err.upstream,
+        },
+      }
+    : {};
 }

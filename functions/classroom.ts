@@ -2,14 +2,22 @@
 // first use so that importing the function stays cheap. Classroom's error answers become ApiErrors that
 // carry Classroom's own status and error object unchanged.
 import type * as ClassroomModule from '@googleapis/classroom';
-import type { classroom_v1 } from '@googleapis/classroom';
-import type { Config } from './config';
-import { ApiError, canonicalForHttp, GoogleErrorObject, googleError, retryable, gatewayError } from './errors';
-import { keylessDelegatedClient, Signer } from './delegation';
+import type {classroom_v1} from '@googleapis/classroom';
+import type {Config} from './config';
+import {
+  ApiError,
+  canonicalForHttp,
+  GoogleErrorObject,
+  googleError,
+  retryable,
+  gatewayError,
+} from './errors';
+import {keylessDelegatedClient, Signer} from './delegation';
 import * as logs from './log-events';
-import type { InvitationRequest } from './validation';
+import type {InvitationRequest} from './validation';
 
-export const ROSTERS_SCOPE = 'https://www.googleapis.com/auth/classroom.rosters';
+export const ROSTERS_SCOPE =
+  'https://www.googleapis.com/auth/classroom.rosters';
 
 /** Classroom's Invitation resource as it answers it. */
 export interface Invitation {
@@ -27,7 +35,11 @@ export interface CallOptions {
 export interface ClassroomInvitations {
   create(invitation: InvitationRequest, opts: CallOptions): Promise<Invitation>;
   /** The pending invitation for a (course, user) pair, if Classroom has one. */
-  findForPair(courseId: string, userId: string, opts: CallOptions): Promise<Invitation | undefined>;
+  findForPair(
+    courseId: string,
+    userId: string,
+    opts: CallOptions,
+  ): Promise<Invitation | undefined>;
   get(id: string, opts: CallOptions): Promise<Invitation>;
   delete(id: string, opts: CallOptions): Promise<void>;
 }
@@ -35,16 +47,25 @@ export interface ClassroomInvitations {
 interface GaxiosLikeError {
   code?: unknown;
   message?: unknown;
-  response?: { status?: unknown; data?: unknown; headers?: unknown };
+  response?: {status?: unknown; data?: unknown; headers?: unknown};
 }
 
 function isGoogleErrorObject(v: unknown): v is GoogleErrorObject {
   if (typeof v !== 'object' || v === null) return false;
   const o = v as Record<string, unknown>;
-  return typeof o.code === 'number' && typeof o.message === 'string' && typeof o.status === 'string';
+  return (
+    typeof o.code === 'number' &&
+    typeof o.message === 'string' &&
+    typeof o.status === 'string'
+  );
 }
 
-const TIMEOUT_CODES = new Set(['ETIMEDOUT', 'ECONNABORTED', 'ESOCKETTIMEDOUT', 'ABORT_ERR']);
+const TIMEOUT_CODES = new Set([
+  'ETIMEDOUT',
+  'ECONNABORTED',
+  'ESOCKETTIMEDOUT',
+  'ABORT_ERR',
+]);
 
 /**
  * Turns what the client threw into an ApiError. An answer from Classroom keeps its HTTP status and
@@ -52,28 +73,61 @@ const TIMEOUT_CODES = new Set(['ETIMEDOUT', 'ECONNABORTED', 'ESOCKETTIMEDOUT', '
  */
 export function upstreamError(err: unknown): ApiError {
   if (err instanceof ApiError) return err;
-  const e = (typeof err === 'object' && err !== null ? err : {}) as GaxiosLikeError;
-  const status = typeof e.response?.status === 'number' ? e.response.status : undefined;
+  const e = (
+    typeof err === 'object' && err !== null ? err : {}
+  ) as GaxiosLikeError;
+  const status =
+    typeof e.response?.status === 'number' ? e.response.status : undefined;
   if (status !== undefined) {
-    const data = e.response?.data as { error?: unknown } | undefined;
+    const data = e.response?.data as {error?: unknown} | undefined;
     const body: GoogleErrorObject = isGoogleErrorObject(data?.error)
       ? data.error
-      : googleError(status, canonicalForHttp(status), typeof e.message === 'string' ? e.message : `Classroom answered HTTP ${status}`);
+      : googleError(
+          status,
+          canonicalForHttp(status),
+          typeof e.message === 'string'
+            ? e.message
+            : `Classroom answered HTTP ${status}`,
+        );
     const headers: Record<string, string> = {};
     const retryAfter = headerValue(e.response?.headers, 'retry-after');
     if (retryAfter) headers['Retry-After'] = retryAfter;
-    return new ApiError({ httpStatus: status, body, headers, upstream: true, cause: err });
+    return new ApiError({
+      httpStatus: status,
+      body,
+      headers,
+      upstream: true,
+      cause: err,
+    });
   }
   if (isTimeout(err)) {
-    return gatewayError('DEADLINE_EXCEEDED', 'Classroom did not answer within the deadline. The invitation may have been created; retry to find out.', { cause: err });
+    return gatewayError(
+      'DEADLINE_EXCEEDED',
+      'Classroom did not answer within the deadline. The invitation may have been created; retry to find out.',
+      {cause: err},
+    );
   }
-  return retryable('UNAVAILABLE', 'Classroom could not be reached. Retry the request.', 1, 'UPSTREAM_UNREACHABLE', err);
+  return retryable(
+    'UNAVAILABLE',
+    'Classroom could not be reached. Retry the request.',
+    1,
+    'UPSTREAM_UNREACHABLE',
+    err,
+  );
 }
 
 /** A timeout anywhere in the cause chain (gaxios wraps the AbortSignal.timeout error of fetch). */
 function isTimeout(err: unknown): boolean {
-  for (let e = err, depth = 0; typeof e === 'object' && e !== null && depth < 5; depth++) {
-    const { name, code, cause } = e as { name?: unknown; code?: unknown; cause?: unknown };
+  for (
+    let e = err, depth = 0;
+    typeof e === 'object' && e !== null && depth < 5;
+    depth++
+  ) {
+    const {name, code, cause} = e as {
+      name?: unknown;
+      code?: unknown;
+      cause?: unknown;
+    };
     if (name === 'TimeoutError' || name === 'AbortError') return true;
     if (typeof code === 'string' && TIMEOUT_CODES.has(code)) return true;
     e = cause;
@@ -83,13 +137,18 @@ function isTimeout(err: unknown): boolean {
 
 function headerValue(headers: unknown, name: string): string | undefined {
   if (!headers || typeof headers !== 'object') return undefined;
-  const h = headers as { get?: (n: string) => unknown } & Record<string, unknown>;
+  const h = headers as {get?: (n: string) => unknown} & Record<string, unknown>;
   const v = typeof h.get === 'function' ? h.get(name) : h[name];
   return typeof v === 'string' ? v : undefined;
 }
 
 function asInvitation(data: classroom_v1.Schema$Invitation): Invitation {
-  return { id: data.id ?? '', userId: data.userId ?? '', courseId: data.courseId ?? '', role: data.role ?? '' };
+  return {
+    id: data.id ?? '',
+    userId: data.userId ?? '',
+    courseId: data.courseId ?? '',
+    role: data.role ?? '',
+  };
 }
 
 /**
@@ -97,25 +156,46 @@ function asInvitation(data: classroom_v1.Schema$Invitation): Invitation {
  * file's JWT carries the subject itself; metadata-server credentials (Cloud Run) cannot, so the token is minted
  * through the IAM Credentials API instead (functions/delegation.ts).
  */
-async function classroomAuth(mod: typeof ClassroomModule, subject: string | undefined): Promise<NonNullable<classroom_v1.Options['auth']>> {
-  if (!subject) return new mod.auth.GoogleAuth({ scopes: [ROSTERS_SCOPE] });
-  const withSubject = new mod.auth.GoogleAuth({ scopes: [ROSTERS_SCOPE], clientOptions: { subject } });
+async function classroomAuth(
+  mod: typeof ClassroomModule,
+  subject: string | undefined,
+): Promise<NonNullable<classroom_v1.Options['auth']>> {
+  if (!subject) return new mod.auth.GoogleAuth({scopes: [ROSTERS_SCOPE]});
+  const withSubject = new mod.auth.GoogleAuth({
+    scopes: [ROSTERS_SCOPE],
+    clientOptions: {subject},
+  });
   const creds = await withSubject.getCredentials();
   if (creds.private_key) return withSubject;
-  if (!creds.client_email) throw new Error('CLASSROOM_SUBJECT is set but the credentials name no service account');
-  const adc = new mod.auth.GoogleAuth({ scopes: ['https://www.googleapis.com/auth/cloud-platform'] });
-  const signer: Signer = { request: async (opts) => (await adc.getClient()).request(opts) };
-  return keylessDelegatedClient(signer, creds.client_email, subject, [ROSTERS_SCOPE]);
+  if (!creds.client_email)
+    throw new Error(
+      'CLASSROOM_SUBJECT is set but the credentials name no service account',
+    );
+  const adc = new mod.auth.GoogleAuth({
+    scopes: ['https://www.googleapis.com/auth/cloud-platform'],
+  });
+  const signer: Signer = {
+    request: async opts => (await adc.getClient()).request(opts),
+  };
+  return keylessDelegatedClient(signer, creds.client_email, subject, [
+    ROSTERS_SCOPE,
+  ]);
 }
 
 /** Builds the production client: the official library, with domain-wide delegation when a subject is set. */
-export function createClassroomInvitations(config: Config): ClassroomInvitations {
+export function createClassroomInvitations(
+  config: Config,
+): ClassroomInvitations {
   let client: Promise<classroom_v1.Classroom> | undefined;
   const load = () =>
     (client ??= (async () => {
       const mod = require('@googleapis/classroom') as typeof ClassroomModule;
-      const options: classroom_v1.Options = { version: 'v1', rootUrl: config.classroomRootUrl };
-      if (!config.classroomIsLocal) options.auth = await classroomAuth(mod, config.classroomSubject);
+      const options: classroom_v1.Options = {
+        version: 'v1',
+        rootUrl: config.classroomRootUrl,
+      };
+      if (!config.classroomIsLocal)
+        options.auth = await classroomAuth(mod, config.classroomSubject);
       return mod.classroom(options);
     })().catch((err: unknown) => {
       client = undefined; // credentials may appear later (a secret mounted, a role granted): try again
@@ -126,13 +206,20 @@ export function createClassroomInvitations(config: Config): ClassroomInvitations
   // invitations.create is not idempotent: the client's own retries stay off; the gateway decides.
   // Node's own fetch: gaxios would otherwise import node-fetch dynamically on first use, which costs
   // time on the cold path and fails inside Jest's module sandbox.
-  const callOpts = (o: CallOptions) => ({ timeout: o.timeoutMs, retry: false, fetchImplementation: fetch });
+  const callOpts = (o: CallOptions) => ({
+    timeout: o.timeoutMs,
+    retry: false,
+    fetchImplementation: fetch,
+  });
 
   return {
     async create(invitation, opts) {
       const c = await load();
       try {
-        const res = await c.invitations.create({ requestBody: { ...invitation } }, callOpts(opts));
+        const res = await c.invitations.create(
+          {requestBody: {...invitation}},
+          callOpts(opts),
+        );
         return asInvitation(res.data);
       } catch (err) {
         throw upstreamError(err);
@@ -142,7 +229,10 @@ export function createClassroomInvitations(config: Config): ClassroomInvitations
       const c = await load();
       try {
         // At most one invitation exists per user and course, so the first page is the whole answer.
-        const res = await c.invitations.list({ courseId, userId, pageSize: 10 }, callOpts(opts));
+        const res = await c.invitations.list(
+          {courseId, userId, pageSize: 10},
+          callOpts(opts),
+        );
         const first = res.data.invitations?.[0];
         return first ? asInvitation(first) : undefined;
       } catch (err) {
@@ -152,7 +242,9 @@ export function createClassroomInvitations(config: Config): ClassroomInvitations
     async get(id, opts) {
       const c = await load();
       try {
-        return asInvitation((await c.invitations.get({ id }, callOpts(opts))).data);
+        return asInvitation(
+          (await c.invitations.get({id}, callOpts(opts))).data,
+        );
       } catch (err) {
         throw upstreamError(err);
       }
@@ -160,7 +252,7 @@ export function createClassroomInvitations(config: Config): ClassroomInvitations
     async delete(id, opts) {
       const c = await load();
       try {
-        await c.invitations.delete({ id }, callOpts(opts));
+        await c.invitations.delete({id}, callOpts(opts));
       } catch (err) {
         throw upstreamError(err);
       }

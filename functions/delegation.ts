@@ -3,7 +3,7 @@
 // assertion {iss: the service account, sub: CLASSROOM_SUBJECT, scope, aud: the token endpoint} with the
 // service account's Google-managed key, and exchanges it at Google's OAuth token endpoint (RFC 7523 grant).
 // Needs roles/iam.serviceAccountTokenCreator for the service account on itself.
-import { OAuth2Client } from 'google-auth-library';
+import {OAuth2Client} from 'google-auth-library';
 
 export interface DelegationEndpoints {
   signJwt: (serviceAccount: string) => string;
@@ -11,13 +11,18 @@ export interface DelegationEndpoints {
 }
 
 export const GOOGLE_DELEGATION_ENDPOINTS: DelegationEndpoints = {
-  signJwt: (sa) => `https://iamcredentials.googleapis.com/v1/projects/-/serviceAccounts/${encodeURIComponent(sa)}:signJwt`,
+  signJwt: sa =>
+    `https://iamcredentials.googleapis.com/v1/projects/-/serviceAccounts/${encodeURIComponent(sa)}:signJwt`,
   token: 'https://oauth2.googleapis.com/token',
 };
 
 /** What signs: anything that makes authorized requests as the service account (the ADC client). */
 export interface Signer {
-  request<T>(opts: { url: string; method: 'POST'; data: unknown }): Promise<{ data: T }>;
+  request<T>(opts: {
+    url: string;
+    method: 'POST';
+    data: unknown;
+  }): Promise<{data: T}>;
 }
 
 const ASSERTION_LIFETIME_S = 3600;
@@ -35,23 +40,48 @@ export function keylessDelegatedClient(
   now: () => number = Date.now,
 ): OAuth2Client {
   const client = new OAuth2Client();
-  let minting: Promise<{ access_token: string; expiry_date: number }> | undefined;
+  let minting: Promise<{access_token: string; expiry_date: number}> | undefined;
   const mint = async () => {
     const iat = Math.floor(now() / 1000);
-    const payload = { iss: serviceAccount, sub: subject, scope: scopes.join(' '), aud: endpoints.token, iat, exp: iat + ASSERTION_LIFETIME_S };
-    const signed = await signer.request<{ signedJwt?: string }>({ url: endpoints.signJwt(serviceAccount), method: 'POST', data: { payload: JSON.stringify(payload) } });
-    if (!signed.data.signedJwt) throw new Error('signJwt returned no signedJwt');
+    const payload = {
+      iss: serviceAccount,
+      sub: subject,
+      scope: scopes.join(' '),
+      aud: endpoints.token,
+      iat,
+      exp: iat + ASSERTION_LIFETIME_S,
+    };
+    const signed = await signer.request<{signedJwt?: string}>({
+      url: endpoints.signJwt(serviceAccount),
+      method: 'POST',
+      data: {payload: JSON.stringify(payload)},
+    });
+    if (!signed.data.signedJwt)
+      throw new Error('signJwt returned no signedJwt');
     const res = await fetch(endpoints.token, {
       method: 'POST',
-      headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer', assertion: signed.data.signedJwt }),
+      headers: {'Content-Type': 'application/x-www-form-urlencoded'},
+      body: new URLSearchParams({
+        grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer',
+        assertion: signed.data.signedJwt,
+      }),
     });
-    const body = (await res.json().catch(() => ({}))) as { access_token?: string; expires_in?: number; error?: string; error_description?: string };
+    const body = (await res.json().catch(() => ({}))) as {
+      access_token?: string;
+      expires_in?: number;
+      error?: string;
+      error_description?: string;
+    };
     if (!res.ok || !body.access_token) {
       // e.g. unauthorized_client: the client id is not authorised for this scope in the Admin console.
-      throw new Error(`delegated token refused: ${res.status} ${body.error ?? ''} ${body.error_description ?? ''}`.trim());
+      throw new Error(
+        `delegated token refused: ${res.status} ${body.error ?? ''} ${body.error_description ?? ''}`.trim(),
+      );
     }
-    return { access_token: body.access_token, expiry_date: (iat + (body.expires_in ?? ASSERTION_LIFETIME_S)) * 1000 };
+    return {
+      access_token: body.access_token,
+      expiry_date: (iat + (body.expires_in ?? ASSERTION_LIFETIME_S)) * 1000,
+    };
   };
   client.refreshHandler = () => {
     minting ??= mint().finally(() => {

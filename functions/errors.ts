@@ -82,8 +82,17 @@ export class ApiError extends Error {
   readonly upstream: boolean;
 
   /** `cause`: what was thrown underneath (a gaxios error, a Firestore fault), for the logs; never sent. */
-  constructor(opts: { httpStatus: number; body: GoogleErrorObject; headers?: Record<string, string>; upstream?: boolean; cause?: unknown }) {
-    super(opts.body.message, opts.cause === undefined ? undefined : { cause: opts.cause });
+  constructor(opts: {
+    httpStatus: number;
+    body: GoogleErrorObject;
+    headers?: Record<string, string>;
+    upstream?: boolean;
+    cause?: unknown;
+  }) {
+    super(
+      opts.body.message,
+      opts.cause === undefined ? undefined : {cause: opts.cause},
+    );
     this.name = 'ApiError';
     this.httpStatus = opts.httpStatus;
     this.body = opts.body;
@@ -96,13 +105,18 @@ export class ApiError extends Error {
   }
 
   toJSON(): GoogleErrorBody {
-    return { error: this.body };
+    return {error: this.body};
   }
 }
 
 /** The one builder of Google's error object: `code` is always the HTTP status the answer goes out with. */
-export function googleError(httpStatus: number, status: CanonicalStatus, message: string, details?: unknown[]): GoogleErrorObject {
-  const body: GoogleErrorObject = { code: httpStatus, message, status };
+export function googleError(
+  httpStatus: number,
+  status: CanonicalStatus,
+  message: string,
+  details?: unknown[],
+): GoogleErrorObject {
+  const body: GoogleErrorObject = {code: httpStatus, message, status};
   if (details && details.length > 0) body.details = details;
   return body;
 }
@@ -114,52 +128,88 @@ export interface ErrorOptions {
 }
 
 /** An error of the gateway's own making with an HTTP status other than the canonical one (408, 413, 415, 422, 431). */
-export function errorWithHttpStatus(httpStatus: number, status: CanonicalStatus, message: string, opts: ErrorOptions = {}): ApiError {
-  return new ApiError({ httpStatus, body: googleError(httpStatus, status, message, opts.details), headers: opts.headers, cause: opts.cause });
-}
-
-/** An error of the gateway's own making, with the canonical HTTP status. */
-export function gatewayError(status: CanonicalStatus, message: string, opts: ErrorOptions = {}): ApiError {
-  return errorWithHttpStatus(CANONICAL_HTTP[status], status, message, opts);
-}
-
-export function badRequest(message: string, violations: FieldViolation[]): ApiError {
-  return gatewayError('INVALID_ARGUMENT', message, {
-    details: [{ '@type': 'type.googleapis.com/google.rpc.BadRequest', fieldViolations: violations }],
+export function errorWithHttpStatus(
+  httpStatus: number,
+  status: CanonicalStatus,
+  message: string,
+  opts: ErrorOptions = {},
+): ApiError {
+  return new ApiError({
+    httpStatus,
+    body: googleError(httpStatus, status, message, opts.details),
+    headers: opts.headers,
+    cause: opts.cause,
   });
 }
 
-export function errorInfo(reason: string, metadata?: Record<string, string>, domain: string = ERROR_DOMAIN): Record<string, unknown> {
+/** An error of the gateway's own making, with the canonical HTTP status. */
+export function gatewayError(
+  status: CanonicalStatus,
+  message: string,
+  opts: ErrorOptions = {},
+): ApiError {
+  return errorWithHttpStatus(CANONICAL_HTTP[status], status, message, opts);
+}
+
+export function badRequest(
+  message: string,
+  violations: FieldViolation[],
+): ApiError {
+  return gatewayError('INVALID_ARGUMENT', message, {
+    details: [
+      {
+        '@type': 'type.googleapis.com/google.rpc.BadRequest',
+        fieldViolations: violations,
+      },
+    ],
+  });
+}
+
+export function errorInfo(
+  reason: string,
+  metadata?: Record<string, string>,
+  domain: string = ERROR_DOMAIN,
+): Record<string, unknown> {
   return {
     '@type': 'type.googleapis.com/google.rpc.ErrorInfo',
     reason,
     domain,
-    ...(metadata ? { metadata } : {}),
+    ...(metadata ? {metadata} : {}),
   };
 }
 
 /** Retry-After in whole seconds, with the matching google.rpc.RetryInfo detail. */
-export function retryable(status: CanonicalStatus, message: string, retryAfterSeconds: number, reason: string, cause?: unknown): ApiError {
+export function retryable(
+  status: CanonicalStatus,
+  message: string,
+  retryAfterSeconds: number,
+  reason: string,
+  cause?: unknown,
+): ApiError {
   const seconds = Math.max(1, Math.ceil(retryAfterSeconds));
   return gatewayError(status, message, {
     cause,
-    headers: { 'Retry-After': String(seconds) },
+    headers: {'Retry-After': String(seconds)},
     details: [
       errorInfo(reason),
-      { '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: `${seconds}s` },
+      {
+        '@type': 'type.googleapis.com/google.rpc.RetryInfo',
+        retryDelay: `${seconds}s`,
+      },
     ],
   });
 }
 
 /** The fields a google.rpc.BadRequest detail names (the first detail), for the audit. */
 export function violatedFields(err: ApiError): string[] | undefined {
-  const detail = err.body.details?.[0] as { fieldViolations?: FieldViolation[] } | undefined;
-  return detail?.fieldViolations?.map((v) => v.field);
+  const detail = err.body.details?.[0] as
+    {fieldViolations?: FieldViolation[]} | undefined;
+  return detail?.fieldViolations?.map(v => v.field);
 }
 
 /** The reason of an ErrorInfo first detail, for the log line. */
 export function reasonOf(err: ApiError): string | undefined {
-  return (err.body.details?.[0] as { reason?: string } | undefined)?.reason;
+  return (err.body.details?.[0] as {reason?: string} | undefined)?.reason;
 }
 
 /**
@@ -168,5 +218,11 @@ export function reasonOf(err: ApiError): string | undefined {
  */
 export function toApiError(err: unknown): ApiError {
   if (err instanceof ApiError) return err;
-  return retryable('UNAVAILABLE', 'The service is currently unavailable. Retry the request.', 1, 'BACKEND_UNAVAILABLE', err);
+  return retryable(
+    'UNAVAILABLE',
+    'The service is currently unavailable. Retry the request.',
+    1,
+    'BACKEND_UNAVAILABLE',
+    err,
+  );
 }

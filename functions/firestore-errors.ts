@@ -4,7 +4,9 @@ const ALREADY_EXISTS = 6;
 const FAILED_PRECONDITION = 9;
 
 function codeOf(err: unknown): unknown {
-  return typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
+  return typeof err === 'object' && err !== null
+    ? (err as {code?: unknown}).code
+    : undefined;
 }
 
 /** A create-if-absent found the document already there. */

@@ -2,12 +2,18 @@
 // with the same key and the same request gets the stored answer; the same key with another request is 422;
 // the same key while the first is still running is 409. Keys live in `idempotency_keys`, scoped per caller.
 // Webhook deliveries use the same store with one difference (`takeOverChanged`): see BeginOptions.
-import { createHash } from 'node:crypto';
-import type { Firestore, Timestamp as TimestampT } from '@google-cloud/firestore';
-import { FieldValue, Timestamp } from '@google-cloud/firestore';
-import { ApiError, badRequest, errorInfo, errorWithHttpStatus, retryable } from './errors';
-import { isAlreadyExists, isLostRace } from './firestore-errors';
-import type { InvitationRequest } from './validation';
+import {createHash} from 'node:crypto';
+import type {Firestore, Timestamp as TimestampT} from '@google-cloud/firestore';
+import {FieldValue, Timestamp} from '@google-cloud/firestore';
+import {
+  ApiError,
+  badRequest,
+  errorInfo,
+  errorWithHttpStatus,
+  retryable,
+} from './errors';
+import {isAlreadyExists, isLostRace} from './firestore-errors';
+import type {InvitationRequest} from './validation';
 
 export const IDEMPOTENCY_COLLECTION = 'idempotency_keys';
 
@@ -44,16 +50,18 @@ export interface BeginOptions {
 
 export type KeyDecision =
   /** `previousFingerprint`: set when a finished key of another request was taken over (takeOverChanged). */
-  | { kind: 'new'; claim: KeyClaim; previousFingerprint?: string }
-  | { kind: 'replay'; response: StoredResponse }
-  | { kind: 'mismatch'; error: ApiError }
-  | { kind: 'in_flight'; error: ApiError };
+  | {kind: 'new'; claim: KeyClaim; previousFingerprint?: string}
+  | {kind: 'replay'; response: StoredResponse}
+  | {kind: 'mismatch'; error: ApiError}
+  | {kind: 'in_flight'; error: ApiError};
 
 /**
  * The header value: an RFC 8941 sf-string ("…") as the draft says, or a bare token as Stripe-style clients
  * send it. Printable ASCII, 1 to 255 characters. Undefined when absent.
  */
-export function parseIdempotencyKey(header: string | undefined): string | undefined {
+export function parseIdempotencyKey(
+  header: string | undefined,
+): string | undefined {
   if (header === undefined) return undefined;
   let v = header.trim();
   const quoted = /^"((?:[\x20\x21\x23-\x5b\x5d-\x7e]|\\["\\])*)"$/.exec(v);
@@ -61,7 +69,10 @@ export function parseIdempotencyKey(header: string | undefined): string | undefi
   else if (v.includes('"')) v = ''; // a broken sf-string
   if (v.length < 1 || v.length > 255 || !/^[\x20-\x7e]+$/.test(v)) {
     throw badRequest('Invalid Idempotency-Key header.', [
-      { field: 'Idempotency-Key', description: 'must be 1 to 255 printable ASCII characters, e.g. a UUID' },
+      {
+        field: 'Idempotency-Key',
+        description: 'must be 1 to 255 printable ASCII characters, e.g. a UUID',
+      },
     ]);
   }
   return v;
@@ -71,7 +82,10 @@ export function parseIdempotencyKey(header: string | undefined): string | undefi
  * The request a key stands for: the validated invitation and the options that change what it does (`?replace`),
  * so whitespace or key order do not matter but another meaning does.
  */
-export function fingerprint(req: InvitationRequest, opts: { replace?: boolean } = {}): string {
+export function fingerprint(
+  req: InvitationRequest,
+  opts: {replace?: boolean} = {},
+): string {
   const parts = ['POST /v1/invitations', req.courseId, req.userId, req.role];
   if (opts.replace) parts.push('replace');
   return createHash('sha256').update(JSON.stringify(parts)).digest('hex');
@@ -79,13 +93,23 @@ export function fingerprint(req: InvitationRequest, opts: { replace?: boolean } 
 
 /** 422, as the draft specifies for a key reused with a different payload. */
 function keyReused(): ApiError {
-  return errorWithHttpStatus(422, 'INVALID_ARGUMENT', 'This Idempotency-Key was already used with a different request. Use a new key for a new request.', {
-    details: [errorInfo('IDEMPOTENCY_KEY_REUSED')],
-  });
+  return errorWithHttpStatus(
+    422,
+    'INVALID_ARGUMENT',
+    'This Idempotency-Key was already used with a different request. Use a new key for a new request.',
+    {
+      details: [errorInfo('IDEMPOTENCY_KEY_REUSED')],
+    },
+  );
 }
 
 function stillInFlight(): ApiError {
-  return retryable('ABORTED', 'A request with this Idempotency-Key is still in progress.', 1, 'IDEMPOTENCY_KEY_IN_FLIGHT');
+  return retryable(
+    'ABORTED',
+    'A request with this Idempotency-Key is still in progress.',
+    1,
+    'IDEMPOTENCY_KEY_IN_FLIGHT',
+  );
 }
 
 export class IdempotencyKeys {
@@ -118,14 +142,23 @@ export class IdempotencyKeys {
     };
   }
 
-  async begin(caller: string, key: string, fp: string, requestId: string, opts: BeginOptions = {}): Promise<KeyDecision> {
+  async begin(
+    caller: string,
+    key: string,
+    fp: string,
+    requestId: string,
+    opts: BeginOptions = {},
+  ): Promise<KeyDecision> {
     const id = this.docId(caller, key);
     const ref = this.keys.doc(id);
     for (let round = 0; round < 5; round++) {
       try {
-        const { response: _drop, ...fresh } = this.pending(fp, requestId);
-        const res = await ref.create({ ...fresh, createdAt: FieldValue.serverTimestamp() });
-        return { kind: 'new', claim: { id, writeTime: res.writeTime } };
+        const {response: _drop, ...fresh} = this.pending(fp, requestId);
+        const res = await ref.create({
+          ...fresh,
+          createdAt: FieldValue.serverTimestamp(),
+        });
+        return {kind: 'new', claim: {id, writeTime: res.writeTime}};
       } catch (err) {
         if (!isAlreadyExists(err)) throw err;
       }
@@ -133,39 +166,55 @@ export class IdempotencyKeys {
       if (!snap.exists || !snap.updateTime) continue;
       const doc = snap.data() as KeyDoc;
       const expired = doc.expireAt.toMillis() <= this.now(); // TTL deletion lags: an expired key is gone
-      const abandoned = doc.state === 'pending' && doc.leaseExpiresAt.toMillis() <= this.now();
+      const abandoned =
+        doc.state === 'pending' && doc.leaseExpiresAt.toMillis() <= this.now();
       const changed = !expired && doc.fingerprint !== fp;
-      if (changed && !opts.takeOverChanged) return { kind: 'mismatch', error: keyReused() };
-      if (!changed && !expired && doc.state === 'done' && doc.response) return { kind: 'replay', response: doc.response };
+      if (changed && !opts.takeOverChanged)
+        return {kind: 'mismatch', error: keyReused()};
+      if (!changed && !expired && doc.state === 'done' && doc.response)
+        return {kind: 'replay', response: doc.response};
       const finishedWithOther = changed && doc.state === 'done';
       if (expired || abandoned || finishedWithOther) {
         try {
           // Precondition on the version read: of two requests taking over at once, one wins; the other
           // reads again and finds the winner in flight.
-          const res = await ref.update(this.pending(fp, requestId), { lastUpdateTime: snap.updateTime });
-          const claim = { id, writeTime: res.writeTime };
-          return changed ? { kind: 'new', claim, previousFingerprint: doc.fingerprint } : { kind: 'new', claim };
+          const res = await ref.update(this.pending(fp, requestId), {
+            lastUpdateTime: snap.updateTime,
+          });
+          const claim = {id, writeTime: res.writeTime};
+          return changed
+            ? {kind: 'new', claim, previousFingerprint: doc.fingerprint}
+            : {kind: 'new', claim};
         } catch (err) {
           if (!isLostRace(err)) throw err;
           continue;
         }
       }
-      return { kind: 'in_flight', error: stillInFlight() };
+      return {kind: 'in_flight', error: stillInFlight()};
     }
-    return { kind: 'in_flight', error: stillInFlight() };
+    return {kind: 'in_flight', error: stillInFlight()};
   }
 
   /** Stores the answer for replays, or frees the key when the answer says "retry". */
-  async finish(claim: KeyClaim, response: StoredResponse, storable: boolean): Promise<void> {
+  async finish(
+    claim: KeyClaim,
+    response: StoredResponse,
+    storable: boolean,
+  ): Promise<void> {
     const ref = this.keys.doc(claim.id);
     try {
       if (storable) {
         await ref.update(
-          { state: 'done', response, leaseExpiresAt: FieldValue.delete(), updatedAt: FieldValue.serverTimestamp() },
-          { lastUpdateTime: claim.writeTime },
+          {
+            state: 'done',
+            response,
+            leaseExpiresAt: FieldValue.delete(),
+            updatedAt: FieldValue.serverTimestamp(),
+          },
+          {lastUpdateTime: claim.writeTime},
         );
       } else {
-        await ref.delete({ lastUpdateTime: claim.writeTime });
+        await ref.delete({lastUpdateTime: claim.writeTime});
       }
     } catch (err) {
       // Taken over after our lease ran out: the key belongs to the later request now.

@@ -1,8 +1,8 @@
 // Audit events of refused requests, kept affordable under a flood: a per-instance token bucket lets a few
 // refusals a second be written one by one; beyond it they are counted, and one summary event with the counts
 // is written when the bucket has room again. Refusal events carry `expireAt` for the audit's TTL policy.
-import { randomUUID } from 'node:crypto';
-import type { AuditEvent, Source } from './audit';
+import {randomUUID} from 'node:crypto';
+import type {AuditEvent, Source} from './audit';
 import * as logs from './log-events';
 
 export interface RefusalAuditSettings {
@@ -37,7 +37,10 @@ export class TokenBucket {
   private refill(): void {
     const t = this.now();
     // A clock stepped back refills nothing rather than taking tokens away.
-    this.tokens = Math.min(this.capacity, this.tokens + (Math.max(0, t - this.last) / 1000) * this.perSecond);
+    this.tokens = Math.min(
+      this.capacity,
+      this.tokens + (Math.max(0, t - this.last) / 1000) * this.perSecond,
+    );
     this.last = t;
   }
 
@@ -50,7 +53,9 @@ export class TokenBucket {
 
   msUntilToken(): number {
     this.refill();
-    return this.tokens >= 1 ? 0 : Math.ceil(((1 - this.tokens) / this.perSecond) * 1000);
+    return this.tokens >= 1
+      ? 0
+      : Math.ceil(((1 - this.tokens) / this.perSecond) * 1000);
   }
 }
 
@@ -101,12 +106,13 @@ export class RefusalAudit {
   async close(): Promise<void> {
     clearTimeout(this.timer);
     this.timer = undefined;
-    if (this.suppressed > 0) this.track(this.writeSafely(this.takeSummary(randomUUID())));
+    if (this.suppressed > 0)
+      this.track(this.writeSafely(this.takeSummary(randomUUID())));
     await Promise.all([...this.writing]);
   }
 
   private expiring(event: AuditEvent): AuditEvent {
-    return { ...event, expireAt: new Date(this.now() + this.settings.ttlMs) };
+    return {...event, expireAt: new Date(this.now() + this.settings.ttlMs)};
   }
 
   private count(event: AuditEvent): void {
@@ -115,7 +121,9 @@ export class RefusalAudit {
     this.until = t;
     this.suppressed++;
     this.sinceWarning++;
-    let kind = event.upstreamStatus ? `${event.httpStatus} ${event.upstreamStatus}` : String(event.httpStatus);
+    let kind = event.upstreamStatus
+      ? `${event.httpStatus} ${event.upstreamStatus}`
+      : String(event.httpStatus);
     if (!this.byKind.has(kind) && this.byKind.size >= MAX_KINDS) kind = 'other';
     this.byKind.set(kind, (this.byKind.get(kind) ?? 0) + 1);
     if (t - this.lastWarningAt >= WARNING_EVERY_MS) {
@@ -132,7 +140,9 @@ export class RefusalAudit {
   }
 
   private takeSummary(requestId: string): AuditEvent {
-    const kinds = Object.fromEntries([...this.byKind].sort((a, b) => b[1] - a[1]));
+    const kinds = Object.fromEntries(
+      [...this.byKind].sort((a, b) => b[1] - a[1]),
+    );
     const list = Object.entries(kinds)
       .map(([k, n]) => `${k}: ${n}`)
       .join(', ');
@@ -160,15 +170,18 @@ export class RefusalAudit {
   /** The counts are written when the bucket has room, even if no other refusal comes to carry them. */
   private scheduleSummary(): void {
     if (this.timer) return;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      if (this.suppressed === 0) return;
-      if (!this.bucket.take()) {
-        this.scheduleSummary();
-        return;
-      }
-      this.track(this.writeSafely(this.takeSummary(randomUUID())));
-    }, Math.max(this.bucket.msUntilToken(), 1));
+    this.timer = setTimeout(
+      () => {
+        this.timer = undefined;
+        if (this.suppressed === 0) return;
+        if (!this.bucket.take()) {
+          this.scheduleSummary();
+          return;
+        }
+        this.track(this.writeSafely(this.takeSummary(randomUUID())));
+      },
+      Math.max(this.bucket.msUntilToken(), 1),
+    );
     // An idle instance may exit without it; the WARNING lines keep the counts.
     this.timer.unref();
   }
@@ -182,7 +195,12 @@ export class RefusalAudit {
     try {
       await this.write([event]);
     } catch (err) {
-      logs.refusalAuditWriteFailed(event.requestId, this.source, event.suppressedCount, err);
+      logs.refusalAuditWriteFailed(
+        event.requestId,
+        this.source,
+        event.suppressedCount,
+        err,
+      );
     }
   }
 }

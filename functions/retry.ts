@@ -3,8 +3,8 @@
 // errors, as Classroom's troubleshooting guide advises. Never retried: ALREADY_EXISTS, FAILED_PRECONDITION,
 // PERMISSION_DENIED, NOT_FOUND, INVALID_ARGUMENT, UNAUTHENTICATED (AIP-194), nor the daily invitation quota,
 // nor the refusal of an open circuit breaker.
-import type { ApiError } from './errors';
-import { shouldRetry } from './retry-decision';
+import type {ApiError} from './errors';
+import {shouldRetry} from './retry-decision';
 
 export interface RetryPolicy {
   /** Upper bound of the first backoff, in ms. */
@@ -17,11 +17,20 @@ export interface RetryPolicy {
   maxAttempts: number;
 }
 
-export const DEFAULT_RETRY_POLICY: RetryPolicy = { initialBackoffMs: 250, multiplier: 2, maxBackoffMs: 4000, maxAttempts: 5 };
+export const DEFAULT_RETRY_POLICY: RetryPolicy = {
+  initialBackoffMs: 250,
+  multiplier: 2,
+  maxBackoffMs: 4000,
+  maxAttempts: 5,
+};
 
 /** Should the gateway call Classroom again at once? (retry-decision.ts decides.) */
 export function isRetryable(err: ApiError): boolean {
-  return shouldRetry('gateway', { httpStatus: err.httpStatus, error: err.body, upstream: err.upstream });
+  return shouldRetry('gateway', {
+    httpStatus: err.httpStatus,
+    error: err.body,
+    upstream: err.upstream,
+  });
 }
 
 /** Seconds a Retry-After header asks for, if it holds a number of seconds. */
@@ -39,7 +48,7 @@ export interface RetryEnv {
 
 export const realRetryEnv: RetryEnv = {
   now: Date.now,
-  sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+  sleep: ms => new Promise(r => setTimeout(r, ms)),
   random: Math.random,
 };
 
@@ -73,17 +82,23 @@ export async function withRetries<T>(
   let bound = policy.initialBackoffMs;
   for (let attempt = 1; ; attempt++) {
     const left = opts.deadline - env.now();
-    if (left <= 0) return { attempts: attempt - 1, deadlineReached: true };
+    if (left <= 0) return {attempts: attempt - 1, deadlineReached: true};
     try {
-      return { value: await call(Math.min(opts.callTimeoutMs, left)), attempts: attempt, deadlineReached: false };
+      return {
+        value: await call(Math.min(opts.callTimeoutMs, left)),
+        attempts: attempt,
+        deadlineReached: false,
+      };
     } catch (e) {
       const error = opts.toApiError(e);
-      if (!isRetryable(error) || attempt >= policy.maxAttempts) return { error, attempts: attempt, deadlineReached: false };
+      if (!isRetryable(error) || attempt >= policy.maxAttempts)
+        return {error, attempts: attempt, deadlineReached: false};
       // Full jitter (a random wait up to the bound) spreads the retries of many instances apart;
       // a Retry-After from Classroom is a floor.
       const wait = Math.max(env.random() * bound, retryAfterMs(error) ?? 0);
       bound = Math.min(policy.maxBackoffMs, bound * policy.multiplier);
-      if (env.now() + wait >= opts.deadline) return { error, attempts: attempt, deadlineReached: true };
+      if (env.now() + wait >= opts.deadline)
+        return {error, attempts: attempt, deadlineReached: true};
       await env.sleep(wait);
     }
   }

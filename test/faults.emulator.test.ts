@@ -1,10 +1,14 @@
 // Classroom faults: throttling, outages and hangs never yield a second invitation, a lost one or a stuck pair.
 import request from 'supertest';
-import { startTestGateway, TestGateway } from './support/gateway';
+import {startTestGateway, TestGateway} from './support/gateway';
 
 let t: TestGateway;
 let n = 0;
-const pair = (role = 'STUDENT') => ({ courseId: `d:fault-${++n}`, userId: `f${n}@school.example`, role });
+const pair = (role = 'STUDENT') => ({
+  courseId: `d:fault-${++n}`,
+  userId: `f${n}@school.example`,
+  role,
+});
 
 beforeAll(async () => {
   t = await startTestGateway('faults', {
@@ -21,11 +25,20 @@ beforeAll(async () => {
 afterAll(() => t.close());
 beforeEach(() => t.standIn.reset());
 
-const post = (body: unknown) => request(t.server).post('/v1/invitations').send(body as object);
-const ledgerOf = async (userId: string) => (await t.ledgerDocs()).filter((d) => d.userId === userId);
+const post = (body: unknown) =>
+  request(t.server)
+    .post('/v1/invitations')
+    .send(body as object);
+const ledgerOf = async (userId: string) =>
+  (await t.ledgerDocs()).filter(d => d.userId === userId);
 
 it('503 twice then success: retried, one invitation, 200', async () => {
-  t.standIn.injectFault({ method: 'create', count: 2, httpStatus: 503, status: 'UNAVAILABLE' });
+  t.standIn.injectFault({
+    method: 'create',
+    count: 2,
+    httpStatus: 503,
+    status: 'UNAVAILABLE',
+  });
   const body = pair();
   const res = await post(body).expect(200);
   expect(t.standIn.calls.create).toBe(3);
@@ -34,10 +47,20 @@ it('503 twice then success: retried, one invitation, 200', async () => {
 });
 
 it('persistent 429: 429 RESOURCE_EXHAUSTED with Retry-After, and the pair is released for a later request', async () => {
-  t.standIn.injectFault({ method: 'create', count: 100, httpStatus: 429, status: 'RESOURCE_EXHAUSTED', message: 'Quota exceeded.' });
+  t.standIn.injectFault({
+    method: 'create',
+    count: 100,
+    httpStatus: 429,
+    status: 'RESOURCE_EXHAUSTED',
+    message: 'Quota exceeded.',
+  });
   const body = pair();
   const res = await post(body).expect(429);
-  expect(res.body.error).toMatchObject({ code: 429, status: 'RESOURCE_EXHAUSTED', message: 'Quota exceeded.' });
+  expect(res.body.error).toMatchObject({
+    code: 429,
+    status: 'RESOURCE_EXHAUSTED',
+    message: 'Quota exceeded.',
+  });
   expect(Number(res.headers['retry-after'])).toBeGreaterThanOrEqual(1);
   expect(t.standIn.calls.create).toBeGreaterThan(1);
   expect(await ledgerOf(body.userId)).toHaveLength(0);
@@ -47,8 +70,21 @@ it('persistent 429: 429 RESOURCE_EXHAUSTED with Retry-After, and the pair is rel
 
 it('persistent 500: 503 UNAVAILABLE with Retry-After; an answer lost after the create is adopted next time', async () => {
   // Classroom creates the invitation, then every answer fails: the caller cannot know it exists.
-  t.standIn.injectFault({ method: 'create', count: 1, httpStatus: 500, status: 'INTERNAL', message: 'Internal error encountered.', thenSucceed: true });
-  t.standIn.injectFault({ method: 'create', count: 100, httpStatus: 500, status: 'INTERNAL', message: 'Internal error encountered.' });
+  t.standIn.injectFault({
+    method: 'create',
+    count: 1,
+    httpStatus: 500,
+    status: 'INTERNAL',
+    message: 'Internal error encountered.',
+    thenSucceed: true,
+  });
+  t.standIn.injectFault({
+    method: 'create',
+    count: 100,
+    httpStatus: 500,
+    status: 'INTERNAL',
+    message: 'Internal error encountered.',
+  });
   const body = pair();
   const res = await post(body).expect(503);
   expect(res.body.error.status).toBe('UNAVAILABLE');
@@ -61,14 +97,25 @@ it('persistent 500: 503 UNAVAILABLE with Retry-After; an answer lost after the c
 });
 
 it('errors that retrying cannot fix are not retried', async () => {
-  t.standIn.injectFault({ method: 'create', count: 5, httpStatus: 403, status: 'PERMISSION_DENIED', message: 'The caller does not have permission' });
+  t.standIn.injectFault({
+    method: 'create',
+    count: 5,
+    httpStatus: 403,
+    status: 'PERMISSION_DENIED',
+    message: 'The caller does not have permission',
+  });
   await post(pair()).expect(403);
   expect(t.standIn.calls.create).toBe(1);
 });
 
 it('a hanging Classroom gets a 504 within the deadline; the next request reconciles what the create did', async () => {
   // The create completes upstream after 3 s, long after our 1.5 s deadline: success the caller never saw.
-  t.standIn.injectFault({ method: 'create', count: 1, latencyMs: 3000, httpStatus: 0 });
+  t.standIn.injectFault({
+    method: 'create',
+    count: 1,
+    latencyMs: 3000,
+    httpStatus: 0,
+  });
   t.standIn.latencyMs = 0;
   const body = pair('TEACHER');
   const started = Date.now();
@@ -77,18 +124,22 @@ it('a hanging Classroom gets a 504 within the deadline; the next request reconci
   expect(res.body.error.status).toBe('DEADLINE_EXCEEDED');
   expect(took).toBeLessThan(2500);
   const [entry] = await ledgerOf(body.userId);
-  expect(entry).toMatchObject({ state: 'pending' });
+  expect(entry).toMatchObject({state: 'pending'});
   // wait until the slow create has landed upstream
-  while (t.standIn.invitations.size === 0) await new Promise((r) => setTimeout(r, 50));
+  while (t.standIn.invitations.size === 0)
+    await new Promise(r => setTimeout(r, 50));
   const next = await post(body).expect(200);
   expect(next.body.id).toBe([...t.standIn.invitations.values()][0]!.id);
   expect(t.standIn.invitations.size).toBe(1);
   // Adopted (the audit's outcome), but recorded as the gateway's own: it is the create whose answer was lost.
-  expect((await ledgerOf(body.userId))[0]).toMatchObject({ state: 'created', origin: 'created' });
+  expect((await ledgerOf(body.userId))[0]).toMatchObject({
+    state: 'created',
+    origin: 'created',
+  });
 });
 
 it('a Classroom that never answers at all still gets the caller an answer within the deadline', async () => {
-  t.standIn.injectFault({ method: 'create', count: 10, hang: true });
+  t.standIn.injectFault({method: 'create', count: 10, hang: true});
   const started = Date.now();
   await post(pair()).expect(504);
   expect(Date.now() - started).toBeLessThan(2500);

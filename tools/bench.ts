@@ -1,21 +1,30 @@
 // `npm run bench`: measures the gateway against its own Firestore emulator and Classroom stand-in, as ratios
 // taken in the same run (this machine is shared and noisy: absolute times drift, ratios hold better).
 // Prints a table and writes bench/results/latest.json.
-import { spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
-import { join, resolve } from 'node:path';
+import {spawn} from 'node:child_process';
+import {mkdirSync, readFileSync, writeFileSync} from 'node:fs';
+import {cpus, totalmem} from 'node:os';
+import {join, resolve} from 'node:path';
 import autocannon from 'autocannon';
-import { Firestore } from '@google-cloud/firestore';
-import { ClassroomStandIn } from '../standin/server';
-import { FunctionProcess, postSettled, spawnFunction, stopFunction, waitForHealth } from './instance';
+import {Firestore} from '@google-cloud/firestore';
+import {ClassroomStandIn} from '../standin/server';
+import {
+  FunctionProcess,
+  postSettled,
+  spawnFunction,
+  stopFunction,
+  waitForHealth,
+} from './instance';
 
 const ROOT = resolve(__dirname, '../..');
-const PROJECT = process.env.GOOGLE_CLOUD_PROJECT || process.env.GCLOUD_PROJECT || 'demo-classroom-gateway';
+const PROJECT =
+  process.env.GOOGLE_CLOUD_PROJECT ||
+  process.env.GCLOUD_PROJECT ||
+  'demo-classroom-gateway';
 const ENTRY = join(ROOT, 'lib/functions/index.js');
 const quick = process.argv.includes('--quick');
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const sleep = (ms: number) => new Promise(r => setTimeout(r, ms));
 const quantile = (xs: number[], q: number) => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? NaN;
@@ -31,18 +40,43 @@ function startFunction(standInUrl: string): Fn {
   return spawnFunction({
     port: port++,
     entry: ENTRY,
-    env: { GOOGLE_CLOUD_PROJECT: PROJECT, CLASSROOM_ROOT_URL: standInUrl, COLLECTION_PREFIX: prefix },
+    env: {
+      GOOGLE_CLOUD_PROJECT: PROJECT,
+      CLASSROOM_ROOT_URL: standInUrl,
+      COLLECTION_PREFIX: prefix,
+    },
   });
 }
 
 let pairSeq = 0;
-const newPair = (tag: string) => ({ courseId: `d:${tag}-${++pairSeq}`, userId: `${tag}${pairSeq}@school.example`, role: 'STUDENT' });
+const newPair = (tag: string) => ({
+  courseId: `d:${tag}-${++pairSeq}`,
+  userId: `${tag}${pairSeq}@school.example`,
+  role: 'STUDENT',
+});
 
-async function post(url: string, body: unknown): Promise<{ status: number; json: { id?: string; error?: { status: string } }; ms: number; retryAfter: string | null }> {
+async function post(
+  url: string,
+  body: unknown,
+): Promise<{
+  status: number;
+  json: {id?: string; error?: {status: string}};
+  ms: number;
+  retryAfter: string | null;
+}> {
   const t = performance.now();
-  const res = await fetch(`${url}/v1/invitations`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
-  const json = (await res.json()) as { id?: string; error?: { status: string } };
-  return { status: res.status, json, ms: performance.now() - t, retryAfter: res.headers.get('retry-after') };
+  const res = await fetch(`${url}/v1/invitations`, {
+    method: 'POST',
+    headers: {'Content-Type': 'application/json'},
+    body: JSON.stringify(body),
+  });
+  const json = (await res.json()) as {id?: string; error?: {status: string}};
+  return {
+    status: res.status,
+    json,
+    ms: performance.now() - t,
+    retryAfter: res.headers.get('retry-after'),
+  };
 }
 
 /** Spawn → first 200 to a create: the cold start a new instance's first caller pays. */
@@ -75,10 +109,14 @@ async function bareBaseline(): Promise<number> {
   const started = performance.now();
   const child = spawn(process.execPath, ['-e', script], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', FIRESTORE_EMULATOR_HOST: process.env.FIRESTORE_EMULATOR_HOST ?? '', METADATA_SERVER_DETECTION: 'none' },
+    env: {
+      PATH: process.env.PATH ?? '',
+      FIRESTORE_EMULATOR_HOST: process.env.FIRESTORE_EMULATOR_HOST ?? '',
+      METADATA_SERVER_DETECTION: 'none',
+    },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
-  await new Promise((r) => child.once('exit', r));
+  await new Promise(r => child.once('exit', r));
   return performance.now() - started;
 }
 
@@ -91,14 +129,17 @@ function peakRssMiB(pid: number | undefined): number {
 }
 
 async function main(): Promise<void> {
-  if (!process.env.FIRESTORE_EMULATOR_HOST) throw new Error('run through `npm run bench` (it starts the Firestore emulator)');
+  if (!process.env.FIRESTORE_EMULATOR_HOST)
+    throw new Error(
+      'run through `npm run bench` (it starts the Firestore emulator)',
+    );
   const standIn = new ClassroomStandIn();
   const standInUrl = await standIn.start();
-  const db = new Firestore({ projectId: PROJECT });
+  const db = new Firestore({projectId: PROJECT});
   const results: Record<string, number | string> = {};
 
   // One Firestore document read, warm, sequential: the unit most figures are stated in.
-  await db.collection('bench').doc('read').set({ x: 1 });
+  await db.collection('bench').doc('read').set({x: 1});
   const reads: number[] = [];
   for (let i = 0; i < (quick ? 50 : 300); i++) {
     const t = performance.now();
@@ -129,17 +170,25 @@ async function main(): Promise<void> {
   for (let i = 0; i < (quick ? 40 : 200); i++) {
     const d = newPair('direct');
     let t = performance.now();
-    await (await fetch(`${standInUrl}v1/invitations`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(d) })).json();
+    await (
+      await fetch(`${standInUrl}v1/invitations`, {
+        method: 'POST',
+        headers: {'Content-Type': 'application/json'},
+        body: JSON.stringify(d),
+      })
+    ).json();
     direct.push(performance.now() - t);
     t = performance.now();
     const r = await post(main.url, newPair('new'));
-    if (r.status !== 200) throw new Error(`new invitation answered ${r.status}`);
+    if (r.status !== 200)
+      throw new Error(`new invitation answered ${r.status}`);
     viaGateway.push(r.ms);
   }
   results.newInvitationP50Ms = median(viaGateway);
   results.classroomDirectP50Ms = median(direct);
   results.newInvitationOverheadP50Ms = median(viaGateway) - median(direct);
-  results.newInvitationOverheadRatio = (median(viaGateway) - median(direct)) / readP50;
+  results.newInvitationOverheadRatio =
+    (median(viaGateway) - median(direct)) / readP50;
 
   // Repeats answered from the ledger, one connection (latency, not throughput), with autocannon.
   const repeated = newPair('repeat');
@@ -147,7 +196,7 @@ async function main(): Promise<void> {
   const ac = await autocannon({
     url: `${main.url}/v1/invitations`,
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: {'content-type': 'application/json'},
     body: JSON.stringify(repeated),
     connections: 1,
     duration: quick ? 3 : 10,
@@ -164,30 +213,39 @@ async function main(): Promise<void> {
   for (const o of others) await post(o.url, newPair('warm'));
   const instances = [main, ...others];
   const lone: number[] = [];
-  for (let i = 0; i < 5; i++) lone.push((await post(main.url, newPair('lone'))).ms);
+  for (let i = 0; i < 5; i++)
+    lone.push((await post(main.url, newPair('lone'))).ms);
   // The floor of any burst on this machine: 60 concurrent requests that touch nothing (GET /healthz).
   const floors: number[] = [];
   for (let i = 0; i < 3; i++) {
     const t0 = performance.now();
-    await Promise.all(Array.from({ length: 60 }, (_, k) => fetch(`${instances[k % 3]!.url}/healthz`).then((r) => r.text())));
+    await Promise.all(
+      Array.from({length: 60}, (_, k) =>
+        fetch(`${instances[k % 3]!.url}/healthz`).then(r => r.text()),
+      ),
+    );
     floors.push(performance.now() - t0);
   }
   results.burstHttpFloorMs = median(floors);
   const burstBody = newPair('burst');
   const createsBefore = standIn.calls.create;
   let t = performance.now();
-  const burst = await Promise.all(Array.from({ length: 60 }, (_, i) => postSettled(instances[i % 3]!.url, burstBody, 20)));
+  const burst = await Promise.all(
+    Array.from({length: 60}, (_, i) =>
+      postSettled(instances[i % 3]!.url, burstBody, 20),
+    ),
+  );
   results.burstSettleMs = performance.now() - t;
   results.burstClassroomCalls = standIn.calls.create - createsBefore;
-  results.burstDistinctInvitations = new Set(burst.map((b) => b.body.id)).size;
-  results.burstAll200 = burst.every((b) => b.status === 200) ? 'yes' : 'no';
+  results.burstDistinctInvitations = new Set(burst.map(b => b.body.id)).size;
+  results.burstAll200 = burst.every(b => b.status === 200) ? 'yes' : 'no';
   results.loneNewRequestMs = median(lone);
   results.burstSettleRatio = (results.burstSettleMs as number) / median(lone);
   await Promise.all(others.map(stopFunction));
 
   // SIS re-sync: 2,000 requests over 200 pairs, 32 in flight, on one instance.
-  const pairs = Array.from({ length: 200 }, () => newPair('resync'));
-  const order = Array.from({ length: 2000 }, (_, i) => pairs[i % 200]!);
+  const pairs = Array.from({length: 200}, () => newPair('resync'));
+  const order = Array.from({length: 2000}, (_, i) => pairs[i % 200]!);
   for (let i = order.length - 1; i > 0; i--) {
     const j = Math.floor(Math.random() * (i + 1));
     [order[i], order[j]] = [order[j]!, order[i]!];
@@ -198,7 +256,7 @@ async function main(): Promise<void> {
   let failures = 0;
   t = performance.now();
   await Promise.all(
-    Array.from({ length: 32 }, async () => {
+    Array.from({length: 32}, async () => {
       while (next < order.length) {
         const body = order[next++]!;
         const started = performance.now();
@@ -222,33 +280,94 @@ async function main(): Promise<void> {
   await db.terminate();
 
   const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`;
-  const round = (v: number | string, d = 1) => (typeof v === 'number' ? v.toFixed(d) : v);
+  const round = (v: number | string, d = 1) =>
+    typeof v === 'number' ? v.toFixed(d) : v;
   const rows: [string, string, string, string][] = [
-    ['one Firestore document read (p50)', `${round(readP50)} ms`, '', 'the unit'],
-    ['cold start: spawn → first create', `${round(results.coldStartMs)} ms`, `${round(results.coldStartRatio, 2)}× bare import + 1 read (${round(results.bareImportAndReadMs)} ms)`, '≤ 1.3×'],
-    ['repeat from the ledger, p50', `${round(results.repeatP50Ms)} ms`, `${round(results.repeatP50Ratio, 2)}× one read`, '≤ 2×'],
-    ['repeat from the ledger, p99', `${round(results.repeatP99Ms)} ms`, `${round(results.repeatP99Ratio, 2)}× one read`, ''],
-    ['new invitation overhead, p50', `${round(results.newInvitationOverheadP50Ms)} ms`, `${round(results.newInvitationOverheadRatio, 2)}× one read (gateway ${round(results.newInvitationP50Ms)} ms, direct ${round(results.classroomDirectP50Ms)} ms)`, '≤ 2×'],
-    ['burst: 60 identical over 3 instances', `${round(results.burstSettleMs, 0)} ms`, `${round(results.burstSettleRatio, 2)}× a lone new request (${round(results.loneNewRequestMs)} ms); Classroom calls ${results.burstClassroomCalls}`, 'calls = 1; ≤ 6×'],
-    ['burst floor: 60 × GET /healthz over 3 instances', `${round(results.burstHttpFloorMs, 0)} ms`, `${round((results.burstSettleMs as number) / (results.burstHttpFloorMs as number), 2)}× → the burst's own cost over bare HTTP`, ''],
-    ['re-sync: 2,000 requests / 200 pairs, 32 in flight', `${round(results.resyncRequestsPerSecond, 0)} req/s`, `p99 ${round(results.resyncP99Ms)} ms; Classroom calls ${results.resyncClassroomCalls}`, 'calls = 200'],
-    ['peak RSS of the function process', `${round(results.peakRssMiB)} MiB`, '', '≤ 200 MiB'],
+    [
+      'one Firestore document read (p50)',
+      `${round(readP50)} ms`,
+      '',
+      'the unit',
+    ],
+    [
+      'cold start: spawn → first create',
+      `${round(results.coldStartMs)} ms`,
+      `${round(results.coldStartRatio, 2)}× bare import + 1 read (${round(results.bareImportAndReadMs)} ms)`,
+      '≤ 1.3×',
+    ],
+    [
+      'repeat from the ledger, p50',
+      `${round(results.repeatP50Ms)} ms`,
+      `${round(results.repeatP50Ratio, 2)}× one read`,
+      '≤ 2×',
+    ],
+    [
+      'repeat from the ledger, p99',
+      `${round(results.repeatP99Ms)} ms`,
+      `${round(results.repeatP99Ratio, 2)}× one read`,
+      '',
+    ],
+    [
+      'new invitation overhead, p50',
+      `${round(results.newInvitationOverheadP50Ms)} ms`,
+      `${round(results.newInvitationOverheadRatio, 2)}× one read (gateway ${round(results.newInvitationP50Ms)} ms, direct ${round(results.classroomDirectP50Ms)} ms)`,
+      '≤ 2×',
+    ],
+    [
+      'burst: 60 identical over 3 instances',
+      `${round(results.burstSettleMs, 0)} ms`,
+      `${round(results.burstSettleRatio, 2)}× a lone new request (${round(results.loneNewRequestMs)} ms); Classroom calls ${results.burstClassroomCalls}`,
+      'calls = 1; ≤ 6×',
+    ],
+    [
+      'burst floor: 60 × GET /healthz over 3 instances',
+      `${round(results.burstHttpFloorMs, 0)} ms`,
+      `${round((results.burstSettleMs as number) / (results.burstHttpFloorMs as number), 2)}× → the burst's own cost over bare HTTP`,
+      '',
+    ],
+    [
+      're-sync: 2,000 requests / 200 pairs, 32 in flight',
+      `${round(results.resyncRequestsPerSecond, 0)} req/s`,
+      `p99 ${round(results.resyncP99Ms)} ms; Classroom calls ${results.resyncClassroomCalls}`,
+      'calls = 200',
+    ],
+    [
+      'peak RSS of the function process',
+      `${round(results.peakRssMiB)} MiB`,
+      '',
+      '≤ 200 MiB',
+    ],
   ];
   console.log(`\nMachine: ${machine}\n`);
-  console.log('| measure | figure | ratio | target |\n| --- | --- | --- | --- |');
+  console.log(
+    '| measure | figure | ratio | target |\n| --- | --- | --- | --- |',
+  );
   for (const r of rows) console.log(`| ${r.join(' | ')} |`);
   const out = join(ROOT, 'bench/results');
-  mkdirSync(out, { recursive: true });
-  writeFileSync(join(out, 'latest.json'), JSON.stringify({ at: new Date().toISOString(), machine, ...results }, null, 2) + '\n');
-  console.log(`\nFigures written to bench/results/latest.json`);
-  const broken = results.burstClassroomCalls !== 1 || results.resyncClassroomCalls !== 200 || results.burstDistinctInvitations !== 1 || failures > 0;
+  mkdirSync(out, {recursive: true});
+  writeFileSync(
+    join(out, 'latest.json'),
+    JSON.stringify(
+      {at: new Date().toISOString(), machine, ...results},
+      null,
+      2,
+    ) + '\n',
+  );
+  console.log('\nFigures written to bench/results/latest.json');
+  const broken =
+    results.burstClassroomCalls !== 1 ||
+    results.resyncClassroomCalls !== 200 ||
+    results.burstDistinctInvitations !== 1 ||
+    failures > 0;
   if (broken) {
-    console.error('CORRECTNESS FAILURE: Classroom calls or answers are not what the ledger guarantees');
+    console.error(
+      'CORRECTNESS FAILURE: Classroom calls or answers are not what the ledger guarantees',
+    );
     process.exitCode = 1;
   }
 }
 
-main().catch((err) => {
+main().catch(err => {
   console.error(err);
   process.exit(1);
 });

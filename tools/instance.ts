@@ -1,9 +1,12 @@
 // Running the function as Cloud Run does, in a child process under the Functions Framework's own CLI (what
 // `functions-framework --target=invitations` runs). Shared by `npm start`, `npm run bench` and the tests.
-import { ChildProcess, spawn, StdioOptions } from 'node:child_process';
-import { dirname, join } from 'node:path';
+import {ChildProcess, spawn, StdioOptions} from 'node:child_process';
+import {dirname, join} from 'node:path';
 
-export const FUNCTIONS_FRAMEWORK_CLI = join(dirname(require.resolve('@google-cloud/functions-framework')), 'main.js');
+export const FUNCTIONS_FRAMEWORK_CLI = join(
+  dirname(require.resolve('@google-cloud/functions-framework')),
+  'main.js',
+);
 
 export interface FunctionProcess {
   url: string;
@@ -16,8 +19,18 @@ export interface FunctionProcess {
  * Spawns the `invitations` target on `port`. `entry` is the built module to serve (default: package.json
  * `main`); `env` is laid over the emulator settings of this process.
  */
-export function spawnFunction(opts: { port: number; env: Record<string, string | undefined>; entry?: string; stdio?: StdioOptions }): FunctionProcess {
-  const args = [FUNCTIONS_FRAMEWORK_CLI, '--target=invitations', ...(opts.entry ? [`--source=${opts.entry}`] : []), `--port=${opts.port}`];
+export function spawnFunction(opts: {
+  port: number;
+  env: Record<string, string | undefined>;
+  entry?: string;
+  stdio?: StdioOptions;
+}): FunctionProcess {
+  const args = [
+    FUNCTIONS_FRAMEWORK_CLI,
+    '--target=invitations',
+    ...(opts.entry ? [`--source=${opts.entry}`] : []),
+    `--port=${opts.port}`,
+  ];
   const child = spawn(process.execPath, args, {
     env: {
       PATH: process.env.PATH ?? '',
@@ -27,47 +40,75 @@ export function spawnFunction(opts: { port: number; env: Record<string, string |
     },
     stdio: opts.stdio ?? ['ignore', 'ignore', 'inherit'],
   });
-  return { url: `http://127.0.0.1:${opts.port}`, child, spawnedAt: performance.now() };
+  return {
+    url: `http://127.0.0.1:${opts.port}`,
+    child,
+    spawnedAt: performance.now(),
+  };
 }
 
 /** Resolves once GET /healthz answers 200; fails if the process exits or `timeoutMs` passes. */
-export async function waitForHealth(fn: FunctionProcess, timeoutMs: number, describe: () => string = () => ''): Promise<void> {
+export async function waitForHealth(
+  fn: FunctionProcess,
+  timeoutMs: number,
+  describe: () => string = () => '',
+): Promise<void> {
   const until = Date.now() + timeoutMs;
   for (;;) {
-    if (fn.child.exitCode !== null) throw new Error(`the function exited before serving ${describe()}`.trim());
+    if (fn.child.exitCode !== null)
+      throw new Error(
+        `the function exited before serving ${describe()}`.trim(),
+      );
     try {
       if ((await fetch(`${fn.url}/healthz`)).ok) return;
     } catch {
       // not listening yet
     }
-    if (Date.now() > until) throw new Error(`the function did not answer ${fn.url}/healthz within ${timeoutMs} ms ${describe()}`.trim());
-    await new Promise((r) => setTimeout(r, 50));
+    if (Date.now() > until)
+      throw new Error(
+        `the function did not answer ${fn.url}/healthz within ${timeoutMs} ms ${describe()}`.trim(),
+      );
+    await new Promise(r => setTimeout(r, 50));
   }
 }
 
 export async function stopFunction(fn: FunctionProcess): Promise<void> {
   if (fn.child.exitCode !== null || fn.child.signalCode !== null) return;
-  const exited = new Promise((r) => fn.child.once('exit', r));
+  const exited = new Promise(r => fn.child.once('exit', r));
   fn.child.kill('SIGTERM');
   await exited;
 }
 
 export interface Posted {
   status: number;
-  body: { id?: string; error?: { status: string } };
+  body: {id?: string; error?: {status: string}};
   headers: Headers;
   tries: number;
 }
 
 /** POSTs an invitation; after 409 ABORTED it honours Retry-After and tries again, as a good client does. */
-export async function postSettled(url: string, body: unknown, maxTries = 10): Promise<Posted> {
+export async function postSettled(
+  url: string,
+  body: unknown,
+  maxTries = 10,
+): Promise<Posted> {
   for (let tries = 1; ; tries++) {
-    const res = await fetch(`${url}/v1/invitations`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+    const res = await fetch(`${url}/v1/invitations`, {
+      method: 'POST',
+      headers: {'Content-Type': 'application/json'},
+      body: JSON.stringify(body),
+    });
     const json = (await res.json()) as Posted['body'];
-    if (res.status === 409 && json.error?.status === 'ABORTED' && tries < maxTries) {
-      await new Promise((r) => setTimeout(r, Number(res.headers.get('retry-after') ?? 1) * 1000));
+    if (
+      res.status === 409 &&
+      json.error?.status === 'ABORTED' &&
+      tries < maxTries
+    ) {
+      await new Promise(r =>
+        setTimeout(r, Number(res.headers.get('retry-after') ?? 1) * 1000),
+      );
       continue;
     }
-    return { status: res.status, body: json, headers: res.headers, tries };
+    return {status: res.status, body: json, headers: res.headers, tries};
   }
 }

@@ -1,15 +1,21 @@
 // `npm start`: the local stack. Runs inside `firebase emulators:exec` (Firestore emulator up), starts the
 // Classroom stand-in and the built function under the Functions Framework, then prints a curl to paste.
-import { ClassroomStandIn } from '../standin/server';
-import { spawnFunction, waitForHealth } from './instance';
-import { LOCAL_WEBHOOK_SECRET } from './local-secrets';
+import {ClassroomStandIn} from '../standin/server';
+import {spawnFunction, waitForHealth} from './instance';
+import {LOCAL_WEBHOOK_SECRET} from './local-secrets';
 
-const PROJECT = process.env.GOOGLE_CLOUD_PROJECT || process.env.GCLOUD_PROJECT || 'demo-classroom-gateway';
+const PROJECT =
+  process.env.GOOGLE_CLOUD_PROJECT ||
+  process.env.GCLOUD_PROJECT ||
+  'demo-classroom-gateway';
 const port = Number(process.env.PORT || 8080);
 const standInPort = Number(process.env.STANDIN_PORT || 8090);
 
 async function main(): Promise<void> {
-  if (!process.env.FIRESTORE_EMULATOR_HOST) throw new Error('run through `npm start` (it starts the Firestore emulator)');
+  if (!process.env.FIRESTORE_EMULATOR_HOST)
+    throw new Error(
+      'run through `npm start` (it starts the Firestore emulator)',
+    );
   const standIn = new ClassroomStandIn();
   const standInUrl = await standIn.start(standInPort);
   // Serves package.json `main`, the built entry, as `npm run serve` and Cloud Run do.
@@ -29,11 +35,16 @@ async function main(): Promise<void> {
     await standIn.stop();
     process.exit(code);
   };
-  fn.child.on('exit', (code) => void stop(code ?? 1));
-  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => void stop(0));
+  fn.child.on('exit', code => void stop(code ?? 1));
+  for (const sig of ['SIGINT', 'SIGTERM'] as const)
+    process.on(sig, () => void stop(0));
 
   await waitForHealth(fn, 30_000);
-  const body = JSON.stringify({ courseId: 'd:math-101', userId: 'ada@school.example', role: 'STUDENT' });
+  const body = JSON.stringify({
+    courseId: 'd:math-101',
+    userId: 'ada@school.example',
+    role: 'STUDENT',
+  });
   console.log(`
 Local stack ready:
   function            http://localhost:${port}  (target "invitations")
@@ -50,7 +61,7 @@ Press Ctrl-C to stop.
 `);
 }
 
-main().catch((err) => {
+main().catch(err => {
   console.error(err instanceof Error ? err.message : err);
   process.exit(1);
 });

@@ -1,17 +1,23 @@
 // HTTP routing for the `invitations` function: Classroom-compatible endpoints plus health.
-import { randomUUID } from 'node:crypto';
-import type { Request, Response } from '@google-cloud/functions-framework';
-import type { RequestContext } from '../audit';
-import { Answer, fromError } from '../answers';
-import { ApiError, badRequest, FieldViolation, gatewayError, toApiError } from '../errors';
+import {randomUUID} from 'node:crypto';
+import type {Request, Response} from '@google-cloud/functions-framework';
+import type {RequestContext} from '../audit';
+import {Answer, fromError} from '../answers';
+import {
+  ApiError,
+  badRequest,
+  FieldViolation,
+  gatewayError,
+  toApiError,
+} from '../errors';
 import * as logs from '../log-events';
-import { logRequest, traceFields, withLogContext } from '../logs';
-import type { Removals } from '../removal';
-import { jsonObjectOrUndefined, RawRequest } from '../validation';
-import type { WebhookProcessor } from '../webhooks/processor';
-import type { CallerVerifier } from './caller';
-import { remoteIp, requestIdOf } from './request-facts';
-import type { HttpInvitations } from './invitations';
+import {logRequest, traceFields, withLogContext} from '../logs';
+import type {Removals} from '../removal';
+import {jsonObjectOrUndefined, RawRequest} from '../validation';
+import type {WebhookProcessor} from '../webhooks/processor';
+import type {CallerVerifier} from './caller';
+import {remoteIp, requestIdOf} from './request-facts';
+import type {HttpInvitations} from './invitations';
 
 export interface AppDeps {
   invitations: HttpInvitations;
@@ -24,7 +30,11 @@ export type Handler = (req: Request, res: Response) => Promise<void>;
 
 function send(res: Response, answer: Answer<string>, requestId: string): void {
   res.status(answer.httpStatus);
-  res.set({ ...answer.headers, 'X-Request-Id': requestId, 'Cache-Control': 'no-store' });
+  res.set({
+    ...answer.headers,
+    'X-Request-Id': requestId,
+    'Cache-Control': 'no-store',
+  });
   if (answer.kind === 'stored') {
     // The stored JSON text as first sent: a replay is byte-identical.
     res.type('application/json');
@@ -44,15 +54,28 @@ type Flags = Record<(typeof FLAGS)[number], boolean>;
 function parseFlags(url: string): Flags | ApiError {
   const q = url.indexOf('?');
   const params = new URLSearchParams(q === -1 ? '' : url.slice(q + 1));
-  const flags: Flags = { replace: false, validateOnly: false };
+  const flags: Flags = {replace: false, validateOnly: false};
   const violations: FieldViolation[] = [];
   for (const name of FLAGS) {
     const values = params.getAll(name);
-    if (values.length > 1) violations.push({ field: name, description: `${name} may be given once` });
-    else if (values.length === 1 && values[0] !== 'true' && values[0] !== 'false') violations.push({ field: name, description: `${name} must be true or false` });
+    if (values.length > 1)
+      violations.push({field: name, description: `${name} may be given once`});
+    else if (
+      values.length === 1 &&
+      values[0] !== 'true' &&
+      values[0] !== 'false'
+    )
+      violations.push({
+        field: name,
+        description: `${name} must be true or false`,
+      });
     else flags[name] = values[0] === 'true';
   }
-  if (violations.length > 0) return badRequest(`Invalid query parameter: ${violations.map((v) => v.field).join(', ')}.`, violations);
+  if (violations.length > 0)
+    return badRequest(
+      `Invalid query parameter: ${violations.map(v => v.field).join(', ')}.`,
+      violations,
+    );
   return flags;
 }
 
@@ -63,9 +86,16 @@ interface Routed {
 }
 
 /** Domain fields worth a log line: what was asked, and what Classroom said if it refused. */
-function invitationDetails(body: unknown, answer: Answer<string>): Record<string, unknown> {
-  const b = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
-  const pick = (v: unknown) => (typeof v === 'string' ? v.slice(0, 256) : undefined);
+function invitationDetails(
+  body: unknown,
+  answer: Answer<string>,
+): Record<string, unknown> {
+  const b = (typeof body === 'object' && body !== null ? body : {}) as Record<
+    string,
+    unknown
+  >;
+  const pick = (v: unknown) =>
+    typeof v === 'string' ? v.slice(0, 256) : undefined;
   return {
     source: 'http',
     courseId: pick(b.courseId),
@@ -75,49 +105,115 @@ function invitationDetails(body: unknown, answer: Answer<string>): Record<string
   };
 }
 
-function upstreamStatusOf(answer: Answer<string>): { upstreamStatus?: string } {
-  return answer.kind === 'error' && answer.upstreamStatus ? { upstreamStatus: answer.upstreamStatus } : {};
+function upstreamStatusOf(answer: Answer<string>): {upstreamStatus?: string} {
+  return answer.kind === 'error' && answer.upstreamStatus
+    ? {upstreamStatus: answer.upstreamStatus}
+    : {};
 }
 
 export function createApp(deps: AppDeps, projectId?: string): Handler {
   const route = async (req: Request, requestId: string): Promise<Routed> => {
     const path = req.path.replace(/\/+$/, '') || '/';
-    if (path === '/healthz' && (req.method === 'GET' || req.method === 'HEAD')) {
-      return { answer: { kind: 'health', httpStatus: 200, body: { status: 'ok' }, headers: {}, outcome: 'ok' }, quiet: true };
+    if (
+      path === '/healthz' &&
+      (req.method === 'GET' || req.method === 'HEAD')
+    ) {
+      return {
+        answer: {
+          kind: 'health',
+          httpStatus: 200,
+          body: {status: 'ok'},
+          headers: {},
+          outcome: 'ok',
+        },
+        quiet: true,
+      };
     }
     if (path === '/v1/invitations' && req.method === 'POST') {
-      const bytes = { contentType: req.get('content-type'), rawBody: req.rawBody };
+      const bytes = {
+        contentType: req.get('content-type'),
+        rawBody: req.rawBody,
+      };
       const body = jsonObjectOrUndefined(bytes);
-      const raw: RawRequest = { ...bytes, body };
+      const raw: RawRequest = {...bytes, body};
       const who = await deps.callers.identify(req.get('authorization'));
-      const ctx: RequestContext = { requestId, source: 'http', caller: who.caller, claimedCaller: who.claimedCaller };
+      const ctx: RequestContext = {
+        requestId,
+        source: 'http',
+        caller: who.caller,
+        claimedCaller: who.claimedCaller,
+      };
       const opts = parseFlags(req.originalUrl ?? req.url);
       const answer =
         'error' in who
           ? await deps.invitations.refuse(raw, ctx, who.error)
           : opts instanceof ApiError
             ? await deps.invitations.refuse(raw, ctx, opts)
-            : await deps.invitations.create(raw, ctx, req.get('idempotency-key'), opts);
-      return { answer, details: invitationDetails(body, answer) };
+            : await deps.invitations.create(
+                raw,
+                ctx,
+                req.get('idempotency-key'),
+                opts,
+              );
+      return {answer, details: invitationDetails(body, answer)};
     }
     const del = /^\/v1\/invitations\/([^/]+)$/.exec(path);
     if (del && req.method === 'DELETE') {
       const who = await deps.callers.identify(req.get('authorization'));
-      const ctx: RequestContext = { requestId, source: 'http', caller: who.caller, claimedCaller: who.claimedCaller };
+      const ctx: RequestContext = {
+        requestId,
+        source: 'http',
+        caller: who.caller,
+        claimedCaller: who.claimedCaller,
+      };
       const id = decodeURIComponent(del[1]!);
-      const answer = 'error' in who ? await deps.invitations.refuse({ contentType: undefined, rawBody: undefined, body: undefined }, ctx, who.error) : await deps.removals.deleteInvitation(id, ctx);
-      return { answer, details: { source: 'http', invitationId: id.slice(0, 256), ...upstreamStatusOf(answer) } };
+      const answer =
+        'error' in who
+          ? await deps.invitations.refuse(
+              {contentType: undefined, rawBody: undefined, body: undefined},
+              ctx,
+              who.error,
+            )
+          : await deps.removals.deleteInvitation(id, ctx);
+      return {
+        answer,
+        details: {
+          source: 'http',
+          invitationId: id.slice(0, 256),
+          ...upstreamStatusOf(answer),
+        },
+      };
     }
     if (path === '/webhooks/sis' && req.method === 'POST') {
       const answer = await deps.webhooks.handle(
         // Parsed only after the signature is verified: an unsigned body costs no JSON parse.
-        { contentType: req.get('content-type'), rawBody: req.rawBody, body: undefined },
-        { 'webhook-id': req.get('webhook-id'), 'webhook-timestamp': req.get('webhook-timestamp'), 'webhook-signature': req.get('webhook-signature') },
+        {
+          contentType: req.get('content-type'),
+          rawBody: req.rawBody,
+          body: undefined,
+        },
+        {
+          'webhook-id': req.get('webhook-id'),
+          'webhook-timestamp': req.get('webhook-timestamp'),
+          'webhook-signature': req.get('webhook-signature'),
+        },
         requestId,
       );
-      return { answer, details: { source: 'webhook', webhookId: req.get('webhook-id')?.slice(0, 256), ...answer.details } };
+      return {
+        answer,
+        details: {
+          source: 'webhook',
+          webhookId: req.get('webhook-id')?.slice(0, 256),
+          ...answer.details,
+        },
+      };
     }
-    return { answer: fromError(gatewayError('NOT_FOUND', `No route for ${req.method} ${req.path}.`), 'not_found') };
+    return {
+      answer: fromError(
+        gatewayError('NOT_FOUND', `No route for ${req.method} ${req.path}.`),
+        'not_found',
+      ),
+    };
   };
 
   return async (req, res) => {
@@ -128,10 +224,15 @@ export function createApp(deps: AppDeps, projectId?: string): Handler {
     let routed: Routed;
     try {
       // Every line logged while this request is served carries its requestId and trace.
-      routed = await withLogContext({ requestId, ...trace }, route, req, requestId);
+      routed = await withLogContext(
+        {requestId, ...trace},
+        route,
+        req,
+        requestId,
+      );
     } catch (err) {
       logs.unhandledFailure(requestId, trace, err);
-      routed = { answer: fromError(toApiError(err), 'failed') };
+      routed = {answer: fromError(toApiError(err), 'failed')};
     }
     if (res.headersSent) return;
     send(res, routed.answer, requestId);

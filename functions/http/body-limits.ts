@@ -1,6 +1,11 @@
 // What a request body may be (size per route, encoding, how long it may take to arrive) and the Google error
 // for each body that is refused. Shared by the request guard (before the body is read) and by validation.
-import { ApiError, CanonicalStatus, errorInfo, errorWithHttpStatus } from '../errors';
+import {
+  ApiError,
+  CanonicalStatus,
+  errorInfo,
+  errorWithHttpStatus,
+} from '../errors';
 
 /** POST /v1/invitations: one invitation is three short strings; 16 KiB is far more than any honest one. */
 export const INVITATION_BODY_MAX_BYTES = 16 * 1024;
@@ -26,38 +31,71 @@ export function routePath(url: string | undefined): string {
 }
 
 export function bodyCapFor(method: string | undefined, path: string): number {
-  if (method === 'POST' && path === '/v1/invitations') return INVITATION_BODY_MAX_BYTES;
-  if (method === 'POST' && path === '/webhooks/sis') return WEBHOOK_BODY_MAX_BYTES;
+  if (method === 'POST' && path === '/v1/invitations')
+    return INVITATION_BODY_MAX_BYTES;
+  if (method === 'POST' && path === '/webhooks/sis')
+    return WEBHOOK_BODY_MAX_BYTES;
   return OTHER_BODY_MAX_BYTES;
 }
 
 /** An error whose HTTP status is not the canonical status's usual one (413, 415, 408); `code` is the HTTP status. */
-export function refusal(httpStatus: number, status: CanonicalStatus, message: string, reason: string, metadata?: Record<string, string>): ApiError {
-  return errorWithHttpStatus(httpStatus, status, message, { details: [errorInfo(reason, metadata)] });
+export function refusal(
+  httpStatus: number,
+  status: CanonicalStatus,
+  message: string,
+  reason: string,
+  metadata?: Record<string, string>,
+): ApiError {
+  return errorWithHttpStatus(httpStatus, status, message, {
+    details: [errorInfo(reason, metadata)],
+  });
 }
 
 /** 400: a request target Express cannot route (a bad `%` escape, `OPTIONS *`), refused before it throws. */
 export function malformedTarget(): ApiError {
-  return refusal(400, 'INVALID_ARGUMENT', 'The request path is not a valid URL path.', 'MALFORMED_PATH');
+  return refusal(
+    400,
+    'INVALID_ARGUMENT',
+    'The request path is not a valid URL path.',
+    'MALFORMED_PATH',
+  );
 }
 
 /** 413 OUT_OF_RANGE, as for a delivery of more than 1,000 enrollments: the caller must send less. */
 export function bodyTooLarge(limitBytes: number): ApiError {
-  return refusal(413, 'OUT_OF_RANGE', `The request body is larger than ${limitBytes} bytes, the most this endpoint accepts.`, 'BODY_TOO_LARGE', {
-    limitBytes: String(limitBytes),
-  });
+  return refusal(
+    413,
+    'OUT_OF_RANGE',
+    `The request body is larger than ${limitBytes} bytes, the most this endpoint accepts.`,
+    'BODY_TOO_LARGE',
+    {
+      limitBytes: String(limitBytes),
+    },
+  );
 }
 
 /** 415: compressed bodies are never inflated (a small gzip can hold gigabytes). */
 export function encodingUnsupported(contentEncoding: string): ApiError {
-  return refusal(415, 'INVALID_ARGUMENT', 'Compressed request bodies are not accepted: send the body uncompressed (Content-Encoding: identity).', 'ENCODING_UNSUPPORTED', {
-    contentEncoding: contentEncoding.slice(0, 64),
-  });
+  return refusal(
+    415,
+    'INVALID_ARGUMENT',
+    'Compressed request bodies are not accepted: send the body uncompressed (Content-Encoding: identity).',
+    'ENCODING_UNSUPPORTED',
+    {
+      contentEncoding: contentEncoding.slice(0, 64),
+    },
+  );
 }
 
 /** 415: JSON exchanged between systems is UTF-8 (RFC 8259 §8.1). */
 export function charsetUnsupported(charset: string): ApiError {
-  return refusal(415, 'INVALID_ARGUMENT', 'The request body must be JSON in UTF-8.', 'CHARSET_UNSUPPORTED', { charset: charset.slice(0, 64) });
+  return refusal(
+    415,
+    'INVALID_ARGUMENT',
+    'The request body must be JSON in UTF-8.',
+    'CHARSET_UNSUPPORTED',
+    {charset: charset.slice(0, 64)},
+  );
 }
 
 /**
@@ -65,5 +103,11 @@ export function charsetUnsupported(charset: string): ApiError {
  * caller gave up; DEADLINE_EXCEEDED also tells a client that the same request may be sent again.
  */
 export function bodyTimedOut(timeoutMs: number): ApiError {
-  return refusal(408, 'DEADLINE_EXCEEDED', `The request body did not arrive within ${timeoutMs} ms.`, 'BODY_TIMEOUT', { timeoutMs: String(timeoutMs) });
+  return refusal(
+    408,
+    'DEADLINE_EXCEEDED',
+    `The request body did not arrive within ${timeoutMs} ms.`,
+    'BODY_TIMEOUT',
+    {timeoutMs: String(timeoutMs)},
+  );
 }

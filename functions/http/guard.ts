@@ -1,15 +1,28 @@
 // The front door of the function's HTTP server, ahead of the Functions Framework's Express app and its body
 // parsers (limit 1024mb, gzip inflated): names each request, refuses compressed and oversized bodies, times the
 // body's arrival, and reads the body itself so that nothing behind it reads an unbounded one.
-import { randomUUID } from 'node:crypto';
-import { subscribe } from 'node:diagnostics_channel';
-import { IncomingMessage, Server, ServerResponse } from 'node:http';
-import { ApiError, reasonOf } from '../errors';
+import {randomUUID} from 'node:crypto';
+import {subscribe} from 'node:diagnostics_channel';
+import {IncomingMessage, Server, ServerResponse} from 'node:http';
+import {ApiError, reasonOf} from '../errors';
 import * as logs from '../log-events';
-import { logRequest, traceFields } from '../logs';
-import { bodyCapFor, bodyTimedOut, bodyTooLarge, DEFAULT_BODY_TIMEOUT_MS, encodingUnsupported, malformedTarget, routePath } from './body-limits';
-import { onClientError } from './client-errors';
-import { firstHeader, isIdentity, remoteIp, wellFormedTarget } from './request-facts';
+import {logRequest, traceFields} from '../logs';
+import {
+  bodyCapFor,
+  bodyTimedOut,
+  bodyTooLarge,
+  DEFAULT_BODY_TIMEOUT_MS,
+  encodingUnsupported,
+  malformedTarget,
+  routePath,
+} from './body-limits';
+import {onClientError} from './client-errors';
+import {
+  firstHeader,
+  isIdentity,
+  remoteIp,
+  wellFormedTarget,
+} from './request-facts';
 
 export interface GuardSettings {
   bodyTimeoutMs: number;
@@ -32,7 +45,7 @@ function settingsFrom(source: GuardSettingsSource): GuardSettings {
     return source();
   } catch {
     // A bad configuration is answered 503 by the function itself; the guard keeps guarding meanwhile.
-    return { bodyTimeoutMs: DEFAULT_BODY_TIMEOUT_MS, projectId: undefined };
+    return {bodyTimeoutMs: DEFAULT_BODY_TIMEOUT_MS, projectId: undefined};
   }
 }
 
@@ -46,9 +59,14 @@ interface Refusal {
 }
 
 /** Answers a body-level refusal in Google's error JSON, ends the connection, and logs one line. Not audited. */
-function refuse(r: Refusal, err: ApiError, details: Record<string, unknown>): void {
+function refuse(
+  r: Refusal,
+  err: ApiError,
+  details: Record<string, unknown>,
+): void {
   const payload = JSON.stringify(err.toJSON());
-  if (!r.res.headersSent) answerThenClose(r.req, r.res, err.httpStatus, payload);
+  if (!r.res.headersSent)
+    answerThenClose(r.req, r.res, err.httpStatus, payload);
   const reason = reasonOf(err);
   logRequest({
     requestId: r.requestId,
@@ -61,8 +79,11 @@ function refuse(r: Refusal, err: ApiError, details: Record<string, unknown>): vo
     remoteIp: remoteIp(r.req),
     requestSize: r.receivedBytes,
     responseSize: Buffer.byteLength(payload),
-    trace: traceFields(firstHeader(r.req.headers['x-cloud-trace-context']), r.settings.projectId),
-    details: { reason, ...details },
+    trace: traceFields(
+      firstHeader(r.req.headers['x-cloud-trace-context']),
+      r.settings.projectId,
+    ),
+    details: {reason, ...details},
   });
 }
 
@@ -73,8 +94,17 @@ function refuse(r: Refusal, err: ApiError, details: Record<string, unknown>): vo
  * open a moment for the client to read it, then closes. Meanwhile nothing is read: once a few KiB are
  * buffered Node stops reading the socket, and TCP makes the sender wait.
  */
-function answerThenClose(req: IncomingMessage, res: ServerResponse, httpStatus: number, payload: string): void {
-  res.writeHead(httpStatus, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(payload), Connection: 'close' });
+function answerThenClose(
+  req: IncomingMessage,
+  res: ServerResponse,
+  httpStatus: number,
+  payload: string,
+): void {
+  res.writeHead(httpStatus, {
+    'Content-Type': 'application/json; charset=utf-8',
+    'Content-Length': Buffer.byteLength(payload),
+    Connection: 'close',
+  });
   res.write(payload);
   req.pause();
   const end = () => {
@@ -90,14 +120,20 @@ function answerThenClose(req: IncomingMessage, res: ServerResponse, httpStatus: 
  * request whose whole body arrived in bounds reaches `next` (the framework's app), with `rawBody` set; the
  * framework's body parsers then see a finished request and leave it alone.
  */
-function admit(req: IncomingMessage, res: ServerResponse, source: GuardSettingsSource, next: RequestListener, expectsContinue: boolean): void {
+function admit(
+  req: IncomingMessage,
+  res: ServerResponse,
+  source: GuardSettingsSource,
+  next: RequestListener,
+  expectsContinue: boolean,
+): void {
   const started = performance.now();
   const requestId = randomUUID();
   // Every answer carries these, the framework's own (404 for /favicon.ico) included.
   res.setHeader('X-Request-Id', requestId);
   res.setHeader('Cache-Control', 'no-store');
   const settings = settingsFrom(source);
-  const r: Refusal = { req, res, requestId, started, settings, receivedBytes: 0 };
+  const r: Refusal = {req, res, requestId, started, settings, receivedBytes: 0};
 
   if (!wellFormedTarget(req.url)) {
     refuse(r, malformedTarget(), {});
@@ -105,16 +141,19 @@ function admit(req: IncomingMessage, res: ServerResponse, source: GuardSettingsS
   }
   const encoding = req.headers['content-encoding'];
   if (!isIdentity(encoding)) {
-    refuse(r, encodingUnsupported(encoding ?? ''), { contentEncoding: encoding?.slice(0, 64) });
+    refuse(r, encodingUnsupported(encoding ?? ''), {
+      contentEncoding: encoding?.slice(0, 64),
+    });
     return;
   }
   const cap = bodyCapFor(req.method, routePath(req.url));
   const declared = req.headers['content-length'];
   if (declared !== undefined && Number(declared) > cap) {
-    refuse(r, bodyTooLarge(cap), { declaredBytes: Number(declared) });
+    refuse(r, bodyTooLarge(cap), {declaredBytes: Number(declared)});
     return;
   }
-  const hasBody = declared !== undefined || req.headers['transfer-encoding'] !== undefined;
+  const hasBody =
+    declared !== undefined || req.headers['transfer-encoding'] !== undefined;
   // Only now may a client that waits for 100 Continue send its body.
   if (expectsContinue) res.writeContinue();
 
@@ -140,7 +179,11 @@ function admit(req: IncomingMessage, res: ServerResponse, source: GuardSettingsS
   };
   const onEnd = () => {
     settle();
-    if (hasBody) (req as IncomingMessage & { rawBody?: Buffer }).rawBody = Buffer.concat(chunks, r.receivedBytes);
+    if (hasBody)
+      (req as IncomingMessage & {rawBody?: Buffer}).rawBody = Buffer.concat(
+        chunks,
+        r.receivedBytes,
+      );
     next(req, res);
   };
   const onAbandoned = () => {
@@ -156,7 +199,7 @@ function admit(req: IncomingMessage, res: ServerResponse, source: GuardSettingsS
       outcome: 'cancelled',
       remoteIp: remoteIp(req),
       requestSize: r.receivedBytes,
-      details: { reason: 'CLIENT_CLOSED_REQUEST' },
+      details: {reason: 'CLIENT_CLOSED_REQUEST'},
     });
   };
   const timer = setTimeout(() => {
@@ -174,29 +217,48 @@ function admit(req: IncomingMessage, res: ServerResponse, source: GuardSettingsS
 // The framework's server is the one whose request listener is an Express application; other servers in the
 // same process (the Classroom stand-in in tests) are left alone, and so is a server already guarded.
 function isExpressApp(listener: unknown): boolean {
-  const app = listener as { handle?: unknown; set?: unknown; use?: unknown };
-  return typeof listener === 'function' && typeof app.handle === 'function' && typeof app.set === 'function' && typeof app.use === 'function';
+  const app = listener as {handle?: unknown; set?: unknown; use?: unknown};
+  return (
+    typeof listener === 'function' &&
+    typeof app.handle === 'function' &&
+    typeof app.set === 'function' &&
+    typeof app.use === 'function'
+  );
 }
 
 /**
  * Puts the guard in front of `server`'s request listeners (public EventEmitter API: they are taken off and
  * called by the guard). Returns false when the server is not the framework's or is already guarded.
  */
-export function guardServer(server: Server, source: GuardSettingsSource): boolean {
+export function guardServer(
+  server: Server,
+  source: GuardSettingsSource,
+): boolean {
   const app = server.listeners('request') as RequestListener[];
   if (app.length === 0 || !app.every(isExpressApp)) return false;
   server.removeAllListeners('request');
   const next: RequestListener = (req, res) => {
     for (const listener of app) listener.call(server, req, res);
   };
-  server.on('request', (req: IncomingMessage, res: ServerResponse) => admit(req, res, source, next, false));
+  server.on('request', (req: IncomingMessage, res: ServerResponse) =>
+    admit(req, res, source, next, false),
+  );
   // With a listener here, Node sends no automatic 100 Continue: an oversized upload is refused unsent.
   if (server.listenerCount('checkContinue') === 0) {
-    server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => admit(req, res, source, next, true));
+    server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) =>
+      admit(req, res, source, next, true),
+    );
   }
-  if (server.listenerCount('clientError') === 0) server.on('clientError', onClientError);
-  server.headersTimeout = Math.min(server.headersTimeout || HEADERS_TIMEOUT_MS, HEADERS_TIMEOUT_MS);
-  server.requestTimeout = Math.min(server.requestTimeout || Infinity, server.headersTimeout + settingsFrom(source).bodyTimeoutMs);
+  if (server.listenerCount('clientError') === 0)
+    server.on('clientError', onClientError);
+  server.headersTimeout = Math.min(
+    server.headersTimeout || HEADERS_TIMEOUT_MS,
+    HEADERS_TIMEOUT_MS,
+  );
+  server.requestTimeout = Math.min(
+    server.requestTimeout || Infinity,
+    server.headersTimeout + settingsFrom(source).bodyTimeoutMs,
+  );
   return true;
 }
 
@@ -210,8 +272,8 @@ let installed = false;
 export function installRequestGuard(source: GuardSettingsSource): void {
   if (installed) return;
   installed = true;
-  subscribe('http.server.request.start', (message) => {
-    const server = (message as { server?: unknown }).server;
+  subscribe('http.server.request.start', message => {
+    const server = (message as {server?: unknown}).server;
     if (!(server instanceof Server)) return;
     try {
       guardServer(server, source);

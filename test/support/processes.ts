@@ -1,12 +1,17 @@
 // Real function instances: the built entry (lib/) served by the Functions Framework CLI in child processes,
 // as Cloud Run runs it, all on one Firestore emulator and one Classroom stand-in.
-import { createServer } from 'node:net';
-import { join, resolve } from 'node:path';
-import { FunctionProcess, spawnFunction, stopFunction, waitForHealth } from '../../tools/instance';
-import { PROJECT_ID } from './emulator';
+import {createServer} from 'node:net';
+import {join, resolve} from 'node:path';
+import {
+  FunctionProcess,
+  spawnFunction,
+  stopFunction,
+  waitForHealth,
+} from '../../tools/instance';
+import {PROJECT_ID} from './emulator';
 
-export { postSettled } from '../../tools/instance';
-export type { Posted } from '../../tools/instance';
+export {postSettled} from '../../tools/instance';
+export type {Posted} from '../../tools/instance';
 
 /** lib/ is built by the global set-up (test/support/global-setup.js). */
 export const ROOT = resolve(__dirname, '../..');
@@ -16,7 +21,7 @@ export function freePort(): Promise<number> {
     const srv = createServer();
     srv.once('error', rej);
     srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
+      const port = (srv.address() as {port: number}).port;
       srv.close(() => res(port));
     });
   });
@@ -27,19 +32,21 @@ export interface Instance extends FunctionProcess {
   output: () => string;
 }
 
-export async function startInstance(env: Record<string, string>): Promise<Instance> {
+export async function startInstance(
+  env: Record<string, string>,
+): Promise<Instance> {
   const port = await freePort();
   const fn = spawnFunction({
     port,
     entry: join(ROOT, 'lib/functions/index.js'),
-    env: { GOOGLE_CLOUD_PROJECT: PROJECT_ID, ...env },
+    env: {GOOGLE_CLOUD_PROJECT: PROJECT_ID, ...env},
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
   fn.child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
   fn.child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
   await waitForHealth(fn, 20_000, () => out);
-  return { ...fn, port, output: () => out };
+  return {...fn, port, output: () => out};
 }
 
 export const stopInstance = stopFunction;

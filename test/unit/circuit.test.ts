@@ -1,19 +1,55 @@
-import { CallOptions, ClassroomInvitations, Invitation, upstreamError } from '../../functions/classroom';
-import { CIRCUIT_OPEN_REASON, CircuitSettings, ClassroomCircuit, withCircuitBreaker } from '../../functions/circuit';
-import { ApiError } from '../../functions/errors';
-import { setLogSink, Severity } from '../../functions/logs';
-import { isRetryable } from '../../functions/retry';
+import {
+  CallOptions,
+  ClassroomInvitations,
+  Invitation,
+  upstreamError,
+} from '../../functions/classroom';
+import {
+  CIRCUIT_OPEN_REASON,
+  CircuitSettings,
+  ClassroomCircuit,
+  withCircuitBreaker,
+} from '../../functions/circuit';
+import {ApiError} from '../../functions/errors';
+import {setLogSink, Severity} from '../../functions/logs';
+import {isRetryable} from '../../functions/retry';
 
-const invitation: Invitation = { id: 'inv1', userId: '1', courseId: '2', role: 'STUDENT' };
-const opts: CallOptions = { timeoutMs: 1000 };
-const request = { courseId: 'd:c', userId: 'u@school.example', role: 'STUDENT' as const };
+const invitation: Invitation = {
+  id: 'inv1',
+  userId: '1',
+  courseId: '2',
+  role: 'STUDENT',
+};
+const opts: CallOptions = {timeoutMs: 1000};
+const request = {
+  courseId: 'd:c',
+  userId: 'u@school.example',
+  role: 'STUDENT' as const,
+};
 
 /** Classroom's errors as the real client's mapping (upstreamError) makes them. */
 const answered = (status: number, canonical: string) =>
-  upstreamError({ message: 'x', response: { status, data: { error: { code: status, message: 'x', status: canonical } }, headers: {} } });
+  upstreamError({
+    message: 'x',
+    response: {
+      status,
+      data: {error: {code: status, message: 'x', status: canonical}},
+      headers: {},
+    },
+  });
 const http503 = () => answered(503, 'UNAVAILABLE');
-const unreachable = () => upstreamError(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' }));
-const ourTimeout = () => upstreamError(Object.assign(new Error('The operation was aborted due to timeout'), { name: 'TimeoutError' }));
+const unreachable = () =>
+  upstreamError(
+    Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), {
+      code: 'ECONNREFUSED',
+    }),
+  );
+const ourTimeout = () =>
+  upstreamError(
+    Object.assign(new Error('The operation was aborted due to timeout'), {
+      name: 'TimeoutError',
+    }),
+  );
 
 /** An inner client whose every call does what `next` says; it counts the calls that reached it. */
 class ScriptedClassroom implements ClassroomInvitations {
@@ -23,9 +59,9 @@ class ScriptedClassroom implements ClassroomInvitations {
     this.calls++;
     return this.next().then(value);
   }
-  create = () => this.run((i) => i);
+  create = () => this.run(i => i);
   findForPair = () => this.run((i): Invitation | undefined => i);
-  get = () => this.run((i) => i);
+  get = () => this.run(i => i);
   delete = () => this.run(() => undefined);
   failWith(err: () => unknown): void {
     this.next = async () => {
@@ -37,29 +73,42 @@ class ScriptedClassroom implements ClassroomInvitations {
   }
 }
 
-function deferred(): { promise: Promise<Invitation>; resolve: () => void; reject: (e: unknown) => void } {
+function deferred(): {
+  promise: Promise<Invitation>;
+  resolve: () => void;
+  reject: (e: unknown) => void;
+} {
   let resolve!: () => void;
   let reject!: (e: unknown) => void;
   const promise = new Promise<Invitation>((res, rej) => {
     resolve = () => res(invitation);
     reject = rej;
   });
-  return { promise, resolve, reject };
+  return {promise, resolve, reject};
 }
 
-const SETTINGS: CircuitSettings = { failureThreshold: 3, openMs: 10_000, maxOpenMs: 60_000 };
+const SETTINGS: CircuitSettings = {
+  failureThreshold: 3,
+  openMs: 10_000,
+  maxOpenMs: 60_000,
+};
 
 let clock = 0;
 let inner: ScriptedClassroom;
 let circuit: ClassroomCircuit;
-let lines: { severity: Severity; message: string }[];
+let lines: {severity: Severity; message: string}[];
 
 beforeEach(() => {
   clock = 1_000_000;
   inner = new ScriptedClassroom();
   circuit = new ClassroomCircuit(inner, SETTINGS, () => clock);
   lines = [];
-  setLogSink((line, severity) => lines.push({ severity, message: (JSON.parse(line) as { message: string }).message }));
+  setLogSink((line, severity) =>
+    lines.push({
+      severity,
+      message: (JSON.parse(line) as {message: string}).message,
+    }),
+  );
 });
 afterAll(() => setLogSink(undefined));
 
@@ -73,18 +122,25 @@ async function outcome(p: Promise<unknown>): Promise<ApiError | undefined> {
   }
 }
 
-async function failTimes(n: number, err: () => unknown = http503): Promise<void> {
+async function failTimes(
+  n: number,
+  err: () => unknown = http503,
+): Promise<void> {
   inner.failWith(err);
   for (let i = 0; i < n; i++) await outcome(circuit.create(request, opts));
 }
 
-const reasonOf = (e: ApiError | undefined) => (e?.body.details?.[0] as { reason?: string } | undefined)?.reason;
+const reasonOf = (e: ApiError | undefined) =>
+  (e?.body.details?.[0] as {reason?: string} | undefined)?.reason;
 
 describe('opening', () => {
   it.each([
     ['HTTP 503 from Classroom', http503],
     ['HTTP 500 from Classroom', () => answered(500, 'INTERNAL')],
-    ['HTTP 502 from a proxy in front of Classroom', () => answered(502, 'UNAVAILABLE')],
+    [
+      'HTTP 502 from a proxy in front of Classroom',
+      () => answered(502, 'UNAVAILABLE'),
+    ],
     ['a network error', unreachable],
     ['our own call timeout', ourTimeout],
   ])('opens after N consecutive failures: %s', async (_name, err) => {
@@ -114,8 +170,15 @@ describe('opening', () => {
         code: 503,
         status: 'UNAVAILABLE',
         details: [
-          { '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason: CIRCUIT_OPEN_REASON, domain: 'classroom-gateway.invitations' },
-          { '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: '6s' },
+          {
+            '@type': 'type.googleapis.com/google.rpc.ErrorInfo',
+            reason: CIRCUIT_OPEN_REASON,
+            domain: 'classroom-gateway.invitations',
+          },
+          {
+            '@type': 'type.googleapis.com/google.rpc.RetryInfo',
+            retryDelay: '6s',
+          },
         ],
       });
       expect(isRetryable(e!)).toBe(false);
@@ -125,11 +188,16 @@ describe('opening', () => {
   it('Retry-After is never below one second, even in the last milliseconds of the interval', async () => {
     await failTimes(3);
     clock += 9_999;
-    expect((await outcome(circuit.get('id', opts)))?.headers['Retry-After']).toBe('1');
+    expect(
+      (await outcome(circuit.get('id', opts)))?.headers['Retry-After'],
+    ).toBe('1');
   });
 
   it.each([
-    ['429 RESOURCE_EXHAUSTED (quota, not health)', () => answered(429, 'RESOURCE_EXHAUSTED')],
+    [
+      '429 RESOURCE_EXHAUSTED (quota, not health)',
+      () => answered(429, 'RESOURCE_EXHAUSTED'),
+    ],
     ['403 PERMISSION_DENIED', () => answered(403, 'PERMISSION_DENIED')],
     ['404 NOT_FOUND', () => answered(404, 'NOT_FOUND')],
     ['409 ALREADY_EXISTS', () => answered(409, 'ALREADY_EXISTS')],
@@ -154,14 +222,17 @@ describe('opening', () => {
 
   it('something thrown that is not about Classroom (credentials that could not be set up) neither counts nor resets', async () => {
     await failTimes(2);
-    await failTimes(5, () => new Error('Could not load the default credentials'));
+    await failTimes(
+      5,
+      () => new Error('Could not load the default credentials'),
+    );
     expect(circuit.currentState).toBe('closed');
     await failTimes(1);
     expect(circuit.currentState).toBe('open');
   });
 
   it('calls already in flight when it opens count neither while it is open nor after it has closed again', async () => {
-    const late = Array.from({ length: 5 }, () => deferred());
+    const late = Array.from({length: 5}, () => deferred());
     let i = 0;
     inner.next = () => late[i++]!.promise;
     const inFlight = late.map(() => outcome(circuit.create(request, opts)));
@@ -182,8 +253,12 @@ describe('opening', () => {
   });
 
   it('a threshold of 0 turns the breaker off', () => {
-    expect(withCircuitBreaker(inner, { ...SETTINGS, failureThreshold: 0 })).toBe(inner);
-    expect(withCircuitBreaker(inner, SETTINGS)).toBeInstanceOf(ClassroomCircuit);
+    expect(withCircuitBreaker(inner, {...SETTINGS, failureThreshold: 0})).toBe(
+      inner,
+    );
+    expect(withCircuitBreaker(inner, SETTINGS)).toBeInstanceOf(
+      ClassroomCircuit,
+    );
   });
 });
 
@@ -193,15 +268,23 @@ describe('probing', () => {
     clock += 10_000;
     const probe = deferred();
     inner.next = () => probe.promise;
-    const racing = Array.from({ length: 20 }, (_, k) => outcome(k % 2 ? circuit.create(request, opts) : circuit.get('id', opts)));
-    await new Promise((r) => setImmediate(r));
+    const racing = Array.from({length: 20}, (_, k) =>
+      outcome(k % 2 ? circuit.create(request, opts) : circuit.get('id', opts)),
+    );
+    await new Promise(r => setImmediate(r));
     expect(inner.calls).toBe(4);
     probe.resolve();
     const errors = await Promise.all(racing);
-    expect(errors.filter((e) => e === undefined)).toHaveLength(1);
-    const refused = errors.filter((e) => e !== undefined);
+    expect(errors.filter(e => e === undefined)).toHaveLength(1);
+    const refused = errors.filter(e => e !== undefined);
     expect(refused).toHaveLength(19);
-    expect(refused.every((e) => reasonOf(e) === CIRCUIT_OPEN_REASON && e!.headers['Retry-After'] === '1')).toBe(true);
+    expect(
+      refused.every(
+        e =>
+          reasonOf(e) === CIRCUIT_OPEN_REASON &&
+          e!.headers['Retry-After'] === '1',
+      ),
+    ).toBe(true);
   });
 
   it("a probe's success closes it: calls reach Classroom again and failures are counted from zero", async () => {
@@ -231,7 +314,9 @@ describe('probing', () => {
       expect(circuit.currentState).toBe('open');
       clock += 1;
       await failTimes(1); // the probe
-      intervals.push((await outcome(circuit.get('id', opts)))!.headers['Retry-After']!);
+      intervals.push(
+        (await outcome(circuit.get('id', opts)))!.headers['Retry-After']!,
+      );
     }
     expect(intervals).toEqual(['20', '40', '60', '60']);
     expect(inner.calls).toBe(3 + 4);
@@ -240,7 +325,10 @@ describe('probing', () => {
   it('a probe that ends without a verdict about Classroom lets the next call probe', async () => {
     await failTimes(3);
     clock += 10_000;
-    await failTimes(1, () => new Error('Could not load the default credentials'));
+    await failTimes(
+      1,
+      () => new Error('Could not load the default credentials'),
+    );
     expect(circuit.currentState).toBe('half-open');
     inner.succeed();
     await circuit.get('id', opts);
@@ -252,7 +340,9 @@ describe('probing', () => {
     clock += 10_000;
     inner.next = () => new Promise<Invitation>(() => undefined);
     void circuit.get('id', opts);
-    expect(reasonOf(await outcome(circuit.get('id', opts)))).toBe(CIRCUIT_OPEN_REASON);
+    expect(reasonOf(await outcome(circuit.get('id', opts)))).toBe(
+      CIRCUIT_OPEN_REASON,
+    );
     clock += opts.timeoutMs + 5000;
     inner.succeed();
     await circuit.get('id', opts);
@@ -266,7 +356,7 @@ it('logs one WARNING when it opens and one INFO when it closes, never one per re
   clock += 10_000;
   inner.succeed();
   await circuit.get('id', opts);
-  expect(lines.map((l) => l.severity)).toEqual(['WARNING', 'INFO']);
+  expect(lines.map(l => l.severity)).toEqual(['WARNING', 'INFO']);
   expect(lines[0]!.message).toMatch(/opened/);
   expect(lines[1]!.message).toMatch(/closed/);
 });

@@ -1,4 +1,4 @@
-import { ConfigError, parseConfig } from '../../functions/config';
+import {ConfigError, parseConfig} from '../../functions/config';
 
 describe('configuration', () => {
   it('defaults to the real Classroom API with credentials', () => {
@@ -9,14 +9,23 @@ describe('configuration', () => {
     expect(c.leaseMs).toBe(60_000);
     expect(c.inflightWaitMs).toBe(3000);
   });
-  it.each(['http://127.0.0.1:8090', 'http://localhost:8090/', 'http://[::1]:1/'])('sends no credentials to a loopback stand-in at %s', (url) => {
-    expect(parseConfig({ CLASSROOM_ROOT_URL: url }).classroomIsLocal).toBe(true);
+  it.each([
+    'http://127.0.0.1:8090',
+    'http://localhost:8090/',
+    'http://[::1]:1/',
+  ])('sends no credentials to a loopback stand-in at %s', url => {
+    expect(parseConfig({CLASSROOM_ROOT_URL: url}).classroomIsLocal).toBe(true);
   });
   it('refuses plain http anywhere but loopback', () => {
-    expect(() => parseConfig({ CLASSROOM_ROOT_URL: 'http://classroom.example.com/' })).toThrow(ConfigError);
+    expect(() =>
+      parseConfig({CLASSROOM_ROOT_URL: 'http://classroom.example.com/'}),
+    ).toThrow(ConfigError);
   });
   it('keeps only the origin of the root URL, as the client library does', () => {
-    expect(parseConfig({ CLASSROOM_ROOT_URL: 'https://proxy.example.com/some/path' }).classroomRootUrl).toBe('https://proxy.example.com/');
+    expect(
+      parseConfig({CLASSROOM_ROOT_URL: 'https://proxy.example.com/some/path'})
+        .classroomRootUrl,
+    ).toBe('https://proxy.example.com/');
   });
   it.each([
     ['LEASE_SECONDS', '0'],
@@ -28,31 +37,60 @@ describe('configuration', () => {
     ['CIRCUIT_OPEN_SECONDS', '0'],
     ['CIRCUIT_MAX_OPEN_SECONDS', '3601'],
   ])('refuses %s=%s with a clear message', (name, value) => {
-    expect(() => parseConfig({ [name]: value })).toThrow(new RegExp(name));
+    expect(() => parseConfig({[name]: value})).toThrow(new RegExp(name));
   });
   it('the circuit breaker opens after 5 consecutive failures, for 10 s doubling up to 60 s, unless told otherwise', () => {
-    expect(parseConfig({}).circuit).toEqual({ failureThreshold: 5, openMs: 10_000, maxOpenMs: 60_000 });
-    expect(parseConfig({ CIRCUIT_FAILURE_THRESHOLD: '0' }).circuit.failureThreshold).toBe(0);
+    expect(parseConfig({}).circuit).toEqual({
+      failureThreshold: 5,
+      openMs: 10_000,
+      maxOpenMs: 60_000,
+    });
+    expect(
+      parseConfig({CIRCUIT_FAILURE_THRESHOLD: '0'}).circuit.failureThreshold,
+    ).toBe(0);
     // The cap never undercuts the first interval.
-    expect(parseConfig({ CIRCUIT_OPEN_SECONDS: '120' }).circuit).toMatchObject({ openMs: 120_000, maxOpenMs: 120_000 });
+    expect(parseConfig({CIRCUIT_OPEN_SECONDS: '120'}).circuit).toMatchObject({
+      openMs: 120_000,
+      maxOpenMs: 120_000,
+    });
   });
   it('reads the subject for domain-wide delegation', () => {
-    expect(parseConfig({ CLASSROOM_SUBJECT: ' admin@district.example ' }).classroomSubject).toBe('admin@district.example');
+    expect(
+      parseConfig({CLASSROOM_SUBJECT: ' admin@district.example '})
+        .classroomSubject,
+    ).toBe('admin@district.example');
   });
 });
 
 describe('caller verification settings', () => {
   const audience = 'https://invitations-abc-uc.a.run.app';
   it.each([
-    ['ALLOWED_CALLERS without CALLER_AUDIENCE (an allow-list over identities nobody verified)', { ALLOWED_CALLERS: 'sis@x.iam.gserviceaccount.com' }],
-    ['CALLER_AUDIENCE without ALLOWED_CALLERS (any Google account would pass)', { CALLER_AUDIENCE: audience }],
-    ['ALLOWED_CALLERS with a blank CALLER_AUDIENCE', { ALLOWED_CALLERS: 'sis@x.iam.gserviceaccount.com', CALLER_AUDIENCE: '  ' }],
-    ['CALLER_AUDIENCE with an ALLOWED_CALLERS of separators only', { CALLER_AUDIENCE: audience, ALLOWED_CALLERS: ' , ' }],
+    [
+      'ALLOWED_CALLERS without CALLER_AUDIENCE (an allow-list over identities nobody verified)',
+      {ALLOWED_CALLERS: 'sis@x.iam.gserviceaccount.com'},
+    ],
+    [
+      'CALLER_AUDIENCE without ALLOWED_CALLERS (any Google account would pass)',
+      {CALLER_AUDIENCE: audience},
+    ],
+    [
+      'ALLOWED_CALLERS with a blank CALLER_AUDIENCE',
+      {ALLOWED_CALLERS: 'sis@x.iam.gserviceaccount.com', CALLER_AUDIENCE: '  '},
+    ],
+    [
+      'CALLER_AUDIENCE with an ALLOWED_CALLERS of separators only',
+      {CALLER_AUDIENCE: audience, ALLOWED_CALLERS: ' , '},
+    ],
   ])('%s is a configuration error naming both variables', (_name, env) => {
     expect(() => parseConfig(env)).toThrow(ConfigError);
     expect(() => parseConfig(env)).toThrow(/CALLER_AUDIENCE.*ALLOWED_CALLERS/);
   });
-  it.each(['*@district.example', 'district.example', 'sis'])('an allowed caller %p that no verified identity could ever be is refused', (entry) => {
-    expect(() => parseConfig({ CALLER_AUDIENCE: audience, ALLOWED_CALLERS: entry })).toThrow(/ALLOWED_CALLERS/);
-  });
+  it.each(['*@district.example', 'district.example', 'sis'])(
+    'an allowed caller %p that no verified identity could ever be is refused',
+    entry => {
+      expect(() =>
+        parseConfig({CALLER_AUDIENCE: audience, ALLOWED_CALLERS: entry}),
+      ).toThrow(/ALLOWED_CALLERS/);
+    },
+  );
 });

@@ -1,15 +1,25 @@
-import { CIRCUIT_OPEN_REASON } from '../../functions/circuit';
-import { ApiError, errorInfo, gatewayError, retryable } from '../../functions/errors';
-import { DEFAULT_RETRY_POLICY, isRetryable, RetryEnv, withRetries } from '../../functions/retry';
+import {CIRCUIT_OPEN_REASON} from '../../functions/circuit';
+import {
+  ApiError,
+  errorInfo,
+  gatewayError,
+  retryable,
+} from '../../functions/errors';
+import {
+  DEFAULT_RETRY_POLICY,
+  isRetryable,
+  RetryEnv,
+  withRetries,
+} from '../../functions/retry';
 
 /** A clock that only moves when the code under test sleeps. */
-function fakeEnv(random = () => 1): RetryEnv & { sleeps: number[] } {
+function fakeEnv(random = () => 1): RetryEnv & {sleeps: number[]} {
   let t = 0;
   const sleeps: number[] = [];
   return {
     sleeps,
     now: () => t,
-    sleep: async (ms) => {
+    sleep: async ms => {
       sleeps.push(ms);
       t += ms;
     },
@@ -17,8 +27,18 @@ function fakeEnv(random = () => 1): RetryEnv & { sleeps: number[] } {
   };
 }
 
-const upstream = (httpStatus: number, status: string, message = 'x', headers: Record<string, string> = {}) =>
-  new ApiError({ httpStatus, body: { code: httpStatus, message, status }, upstream: true, headers });
+const upstream = (
+  httpStatus: number,
+  status: string,
+  message = 'x',
+  headers: Record<string, string> = {},
+) =>
+  new ApiError({
+    httpStatus,
+    body: {code: httpStatus, message, status},
+    upstream: true,
+    headers,
+  });
 
 const failing = (errors: ApiError[], then?: string) => {
   let i = 0;
@@ -29,8 +49,17 @@ const failing = (errors: ApiError[], then?: string) => {
   return fn;
 };
 
-const run = (fn: (t: number) => Promise<string>, env: RetryEnv, deadline = 60_000) =>
-  withRetries(fn, { deadline, callTimeoutMs: 10_000, env, toApiError: (e) => e as ApiError });
+const run = (
+  fn: (t: number) => Promise<string>,
+  env: RetryEnv,
+  deadline = 60_000,
+) =>
+  withRetries(fn, {
+    deadline,
+    callTimeoutMs: 10_000,
+    env,
+    toApiError: e => e as ApiError,
+  });
 
 describe('what is retried', () => {
   it.each([
@@ -38,52 +67,89 @@ describe('what is retried', () => {
     ['UNAVAILABLE', 503],
     ['INTERNAL', 500],
     ['UNKNOWN', 500],
-  ])('%s is retried', (status, http) => expect(isRetryable(upstream(http, status))).toBe(true));
-  it.each(['ALREADY_EXISTS', 'FAILED_PRECONDITION', 'PERMISSION_DENIED', 'NOT_FOUND', 'INVALID_ARGUMENT', 'UNAUTHENTICATED'])('%s never is', (status) =>
+  ])('%s is retried', (status, http) =>
+    expect(isRetryable(upstream(http, status))).toBe(true),
+  );
+  it.each([
+    'ALREADY_EXISTS',
+    'FAILED_PRECONDITION',
+    'PERMISSION_DENIED',
+    'NOT_FOUND',
+    'INVALID_ARGUMENT',
+    'UNAUTHENTICATED',
+  ])('%s never is', status =>
     expect(isRetryable(upstream(400, status))).toBe(false),
   );
   it('the daily invitation quota is not retried', () => {
-    expect(isRetryable(upstream(429, 'RESOURCE_EXHAUSTED', '@UserInvitationQuotaExhausted The user does not have enough quota.'))).toBe(false);
+    expect(
+      isRetryable(
+        upstream(
+          429,
+          'RESOURCE_EXHAUSTED',
+          '@UserInvitationQuotaExhausted The user does not have enough quota.',
+        ),
+      ),
+    ).toBe(false);
   });
   it('a timeout of ours is retried (a repeat create is reconciled through ALREADY_EXISTS)', () => {
     expect(isRetryable(gatewayError('DEADLINE_EXCEEDED', 'late'))).toBe(true);
   });
   it("the refusal of an open circuit breaker is not retried: known by the gateway's own ErrorInfo, never by Classroom's", () => {
-    expect(isRetryable(retryable('UNAVAILABLE', 'any wording', 10, CIRCUIT_OPEN_REASON))).toBe(false);
-    const body = { code: 503, message: 'x', status: 'UNAVAILABLE', details: [errorInfo(CIRCUIT_OPEN_REASON)] };
-    expect(isRetryable(new ApiError({ httpStatus: 503, body, upstream: true }))).toBe(true);
+    expect(
+      isRetryable(
+        retryable('UNAVAILABLE', 'any wording', 10, CIRCUIT_OPEN_REASON),
+      ),
+    ).toBe(false);
+    const body = {
+      code: 503,
+      message: 'x',
+      status: 'UNAVAILABLE',
+      details: [errorInfo(CIRCUIT_OPEN_REASON)],
+    };
+    expect(
+      isRetryable(new ApiError({httpStatus: 503, body, upstream: true})),
+    ).toBe(true);
   });
 });
 
 describe('backoff', () => {
   it('503 twice then success: three calls, growing waits', async () => {
     const env = fakeEnv();
-    const fn = failing([upstream(503, 'UNAVAILABLE'), upstream(503, 'UNAVAILABLE')]);
+    const fn = failing([
+      upstream(503, 'UNAVAILABLE'),
+      upstream(503, 'UNAVAILABLE'),
+    ]);
     const r = await run(fn, env);
-    expect(r).toEqual({ value: 'ok', attempts: 3, deadlineReached: false });
+    expect(r).toEqual({value: 'ok', attempts: 3, deadlineReached: false});
     expect(env.sleeps).toEqual([250, 500]);
   });
   it('waits are truncated at the maximum and jittered below the bound', async () => {
     const env = fakeEnv(() => 0.5);
-    const fn = failing(Array.from({ length: 4 }, () => upstream(500, 'INTERNAL')));
+    const fn = failing(
+      Array.from({length: 4}, () => upstream(500, 'INTERNAL')),
+    );
     await withRetries(fn, {
       deadline: 1e9,
       callTimeoutMs: 1000,
       env,
-      policy: { ...DEFAULT_RETRY_POLICY, maxAttempts: 10, maxBackoffMs: 600 },
-      toApiError: (e) => e as ApiError,
+      policy: {...DEFAULT_RETRY_POLICY, maxAttempts: 10, maxBackoffMs: 600},
+      toApiError: e => e as ApiError,
     });
     expect(env.sleeps).toEqual([125, 250, 300, 300]);
   });
   it('a Retry-After from Classroom is a floor', async () => {
     const env = fakeEnv(() => 0);
-    const fn = failing([upstream(429, 'RESOURCE_EXHAUSTED', 'slow down', { 'Retry-After': '2' })]);
+    const fn = failing([
+      upstream(429, 'RESOURCE_EXHAUSTED', 'slow down', {'Retry-After': '2'}),
+    ]);
     await run(fn, env);
     expect(env.sleeps).toEqual([2000]);
   });
   it('stops after the last attempt with the last error', async () => {
     const env = fakeEnv();
-    const fn = failing(Array.from({ length: 9 }, () => upstream(429, 'RESOURCE_EXHAUSTED')));
+    const fn = failing(
+      Array.from({length: 9}, () => upstream(429, 'RESOURCE_EXHAUSTED')),
+    );
     const r = await run(fn, env);
     expect(fn).toHaveBeenCalledTimes(DEFAULT_RETRY_POLICY.maxAttempts);
     expect(r.error?.status).toBe('RESOURCE_EXHAUSTED');
@@ -96,7 +162,12 @@ describe('backoff', () => {
       timeouts.push(t);
       throw upstream(503, 'UNAVAILABLE');
     });
-    const r = await withRetries(fn, { deadline: 600, callTimeoutMs: 10_000, env, toApiError: (e) => e as ApiError });
+    const r = await withRetries(fn, {
+      deadline: 600,
+      callTimeoutMs: 10_000,
+      env,
+      toApiError: e => e as ApiError,
+    });
     expect(r.deadlineReached).toBe(true);
     expect(env.now()).toBeLessThanOrEqual(600);
     expect(timeouts[0]).toBe(600);
@@ -104,7 +175,11 @@ describe('backoff', () => {
   });
   it('a call refused by the open circuit ends the retries at once, without sleeping', async () => {
     const env = fakeEnv();
-    const fn = failing([upstream(503, 'UNAVAILABLE'), retryable('UNAVAILABLE', 'paused', 10, CIRCUIT_OPEN_REASON), upstream(503, 'UNAVAILABLE')]);
+    const fn = failing([
+      upstream(503, 'UNAVAILABLE'),
+      retryable('UNAVAILABLE', 'paused', 10, CIRCUIT_OPEN_REASON),
+      upstream(503, 'UNAVAILABLE'),
+    ]);
     const r = await run(fn, env);
     expect(fn).toHaveBeenCalledTimes(2);
     expect(env.sleeps).toEqual([250]);

@@ -1,9 +1,13 @@
 // firestore.indexes.json declares a TTL policy for every collection whose documents carry `expireAt`,
 // so that `firebase deploy --only firestore:indexes` enables them all.
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { IDEMPOTENCY_COLLECTION } from '../../functions/idempotency';
-import { AUDIT_COLLECTION, LEDGER_COLLECTION, WEBHOOK_DELIVERIES_COLLECTION } from '../../functions/ledger';
+import {readFileSync} from 'node:fs';
+import {join} from 'node:path';
+import {IDEMPOTENCY_COLLECTION} from '../../functions/idempotency';
+import {
+  AUDIT_COLLECTION,
+  LEDGER_COLLECTION,
+  WEBHOOK_DELIVERIES_COLLECTION,
+} from '../../functions/ledger';
 
 interface FieldOverride {
   collectionGroup: string;
@@ -12,11 +16,25 @@ interface FieldOverride {
   indexes?: unknown[];
 }
 
-const declared = (JSON.parse(readFileSync(join(__dirname, '../../firestore.indexes.json'), 'utf8')) as { fieldOverrides: FieldOverride[] }).fieldOverrides;
+const declared = (
+  JSON.parse(
+    readFileSync(join(__dirname, '../../firestore.indexes.json'), 'utf8'),
+  ) as {fieldOverrides: FieldOverride[]}
+).fieldOverrides;
 
-it.each([LEDGER_COLLECTION, IDEMPOTENCY_COLLECTION, WEBHOOK_DELIVERIES_COLLECTION, AUDIT_COLLECTION])(
+it.each([
+  LEDGER_COLLECTION,
+  IDEMPOTENCY_COLLECTION,
+  WEBHOOK_DELIVERIES_COLLECTION,
+  AUDIT_COLLECTION,
+])(
   '%s has a TTL policy on expireAt, and the field is exempt from indexing',
-  (collection) => {
-    expect(declared).toContainEqual({ collectionGroup: collection, fieldPath: 'expireAt', ttl: true, indexes: [] });
+  collection => {
+    expect(declared).toContainEqual({
+      collectionGroup: collection,
+      fieldPath: 'expireAt',
+      ttl: true,
+      indexes: [],
+    });
   },
 );
