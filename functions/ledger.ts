@@ -5,21 +5,17 @@
 // write time, so a request that lost its lease can never overwrite its successor.
 import type {
   DocumentReference,
-  DocumentSnapshot,
   Firestore,
   WriteBatch,
 } from '@google-cloud/firestore';
 import {FieldValue, Timestamp} from '@google-cloud/firestore';
-import {AuditEvent, AuditFields, definedOnly} from './audit';
-import {TickBatcher} from './batcher';
+import type {AuditEvent, AuditFields} from './audit';
 import {isAlreadyExists, isLostRace} from './firestore-errors';
 import type {Invitation} from './classroom';
+import {LedgerEntries} from './ledger-entries';
 import type {InvitationRequest} from './validation';
 import {
-  AUDIT_COLLECTION,
   Claim,
-  LEDGER_COLLECTION,
-  LedgerEntry,
   LedgerOrigin,
   LedgerSnapshot,
   pendingEntry,
@@ -39,57 +35,15 @@ export type {
   LedgerState,
 } from './ledger-model';
 
-export class Ledger {
-  private readonly ledger;
-  private readonly audit;
-
+export class Ledger extends LedgerEntries {
   constructor(
-    private readonly db: Firestore,
+    db: Firestore,
     prefix: string,
     private readonly leaseMs: number,
     private readonly ttlMs: number,
-    private readonly now: () => number = Date.now,
+    now: () => number = Date.now,
   ) {
-    this.ledger = db.collection(prefix + LEDGER_COLLECTION);
-    this.audit = db.collection(prefix + AUDIT_COLLECTION);
-    // Reads of one tick go out as one getAll; final audit events of one tick as one commit.
-    this.reads = new TickBatcher<string, DocumentSnapshot>(async keys => {
-      if (keys.length === 1) return [await this.ledger.doc(keys[0]!).get()];
-      return this.db.getAll(...keys.map(k => this.ledger.doc(k)));
-    }, 100);
-    this.appends = new TickBatcher<AuditEvent, void>(async events => {
-      if (events.length === 1) {
-        await this.audit
-          .doc(events[0]!.requestId)
-          .create(this.auditDoc(events[0]!));
-      } else {
-        const batch = this.db.batch();
-        for (const e of events)
-          batch.create(this.audit.doc(e.requestId), this.auditDoc(e));
-        await batch.commit();
-      }
-      return events.map(() => undefined);
-    });
-  }
-
-  private readonly reads: TickBatcher<string, DocumentSnapshot>;
-  private readonly appends: TickBatcher<AuditEvent, void>;
-
-  ref(key: string): DocumentReference {
-    return this.ledger.doc(key);
-  }
-
-  async read(key: string): Promise<LedgerSnapshot | undefined> {
-    const snap = await this.reads.add(key);
-    if (!snap.exists || !snap.updateTime) return undefined;
-    return {entry: snap.data() as LedgerEntry, updateTime: snap.updateTime};
-  }
-
-  isLeaseExpired(entry: LedgerEntry): boolean {
-    return (
-      entry.state === 'pending' &&
-      (entry.leaseExpiresAt?.toMillis() ?? 0) <= this.now()
-    );
+    super(db, prefix, now);
   }
 
   private pendingEntry(
@@ -97,10 +51,6 @@ export class Ledger {
     requestId: string,
   ): Record<string, unknown> {
     return pendingEntry(req, requestId, this.now(), this.leaseMs, this.ttlMs);
-  }
-
-  private auditDoc(event: AuditEvent): Record<string, unknown> {
-    return {...definedOnly(event), at: FieldValue.serverTimestamp()};
   }
 
   /** Reserves a pair nobody holds. Undefined when another request got there first. */
@@ -114,7 +64,7 @@ export class Ledger {
       ...this.pendingEntry(req, event.requestId),
       createdAt: FieldValue.serverTimestamp(),
     });
-    batch.create(this.audit.doc(event.requestId), this.auditDoc(event));
+    this.trail.createIn(batch, event);
     try {
       const [ledgerWrite] = await batch.commit();
       return {
@@ -150,7 +100,7 @@ export class Ledger {
       {...this.pendingEntry(req, event.requestId), ...cleared},
       {lastUpdateTime: snapshot.updateTime},
     );
-    batch.create(this.audit.doc(event.requestId), this.auditDoc(event));
+    this.trail.createIn(batch, event);
     try {
       const [ledgerWrite] = await batch.commit();
       return {
@@ -234,14 +184,9 @@ export class Ledger {
     audit: AuditFields,
     write: (batch: WriteBatch, ref: DocumentReference) => void,
   ): Promise<boolean> {
-    const auditRef = this.audit.doc(claim.requestId);
-    const auditPatch = {
-      ...definedOnly(audit),
-      finishedAt: FieldValue.serverTimestamp(),
-    };
     const batch = this.db.batch();
     write(batch, this.ledger.doc(claim.key));
-    batch.update(auditRef, auditPatch);
+    this.trail.completeIn(batch, claim.requestId, audit);
     try {
       await batch.commit();
       return true;
@@ -249,110 +194,8 @@ export class Ledger {
       // Our lease ran out and another request took the pair over (or the entry was released): the ledger is
       // not ours to write blindly any more; the audit event still is.
       if (!isLostRace(err)) throw err;
-      await auditRef.update(auditPatch);
+      await this.trail.complete(claim.requestId, audit);
       return false;
     }
-  }
-
-  /** Ledger entries that hold a given Classroom invitation id (normally one; more under numeric ids and aliases). */
-  async findByInvitationId(
-    id: string,
-  ): Promise<{key: string; snapshot: LedgerSnapshot}[]> {
-    const q = await this.ledger
-      .where('invitation.id', '==', id)
-      .limit(20)
-      .get();
-    return q.docs.map(d => ({
-      key: d.id,
-      snapshot: {entry: d.data() as LedgerEntry, updateTime: d.updateTime},
-    }));
-  }
-
-  /**
-   * Releases every entry that holds invitation `id` (email and numeric user keys, alias and numeric course keys),
-   * except `except`. `found` is a lookup made earlier (before a Classroom call); an entry that changed since is
-   * re-read: released if it still holds `id`, left alone if it now holds something else. Returns the entries
-   * released.
-   */
-  async releaseInvitation(
-    id: string,
-    opts: {
-      except?: string;
-      found?: {key: string; snapshot: LedgerSnapshot}[];
-    } = {},
-  ): Promise<{key: string; entry: LedgerEntry}[]> {
-    const released: {key: string; entry: LedgerEntry}[] = [];
-    for (const found of opts.found ?? (await this.findByInvitationId(id))) {
-      if (found.key === opts.except) continue;
-      let snap: LedgerSnapshot | undefined = found.snapshot;
-      for (let attempt = 0; snap && attempt < 5; attempt++) {
-        if (snap.entry.state !== 'created' || snap.entry.invitation?.id !== id)
-          break;
-        if (await this.releaseEntry(found.key, snap, undefined)) {
-          released.push({key: found.key, entry: snap.entry});
-          break;
-        }
-        snap = await this.readNow(found.key);
-      }
-    }
-    return released;
-  }
-
-  /** A read that bypasses the tick batcher (for re-reads after a lost race). */
-  async readNow(key: string): Promise<LedgerSnapshot | undefined> {
-    const snap = await this.ledger.doc(key).get();
-    if (!snap.exists || !snap.updateTime) return undefined;
-    return {entry: snap.data() as LedgerEntry, updateTime: snap.updateTime};
-  }
-
-  /**
-   * Removes an entry as read (precondition: unchanged since), with the decision's final audit event, in
-   * one commit. False when the entry changed meanwhile.
-   */
-  async releaseEntry(
-    key: string,
-    snapshot: LedgerSnapshot,
-    event: AuditEvent | undefined,
-  ): Promise<boolean> {
-    const batch = this.db.batch();
-    batch.delete(this.ledger.doc(key), {lastUpdateTime: snapshot.updateTime});
-    if (event)
-      batch.create(this.audit.doc(event.requestId), this.auditDoc(event));
-    try {
-      await batch.commit();
-      return true;
-    } catch (err) {
-      if (isLostRace(err)) return false;
-      throw err;
-    }
-  }
-
-  /** Classroom confirmed the invitation still exists. The entry as it now stands, or undefined if it changed. */
-  async markChecked(
-    key: string,
-    snapshot: LedgerSnapshot,
-  ): Promise<LedgerSnapshot | undefined> {
-    try {
-      const res = await this.ledger
-        .doc(key)
-        .update(
-          {checkedAt: FieldValue.serverTimestamp()},
-          {lastUpdateTime: snapshot.updateTime},
-        );
-      return {entry: snapshot.entry, updateTime: res.writeTime};
-    } catch (err) {
-      if (!isLostRace(err)) throw err;
-      return undefined;
-    }
-  }
-
-  /** Appends many final events (e.g. the skipped enrollments of a delivery) through the same group commit. */
-  async appendAuditMany(events: AuditEvent[]): Promise<void> {
-    await Promise.all(events.map(e => this.appends.add(e)));
-  }
-
-  /** Appends the final event of a request that reserved nothing (group-committed with its tick's peers). */
-  async appendAudit(event: AuditEvent): Promise<void> {
-    await this.appends.add(event);
   }
 }

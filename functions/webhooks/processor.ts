@@ -3,35 +3,21 @@
 // order. The webhook-id is the delivery's idempotency key: a redelivery of a finished delivery gets the same
 // results; with another body it runs again. Refused deliveries are audited through the refusal limiter.
 import {createHash} from 'node:crypto';
-import type {AuditEvent, RequestContext} from '../audit';
+import type {RequestContext} from '../audit';
 import {auditEvent, boundedId, shortHash} from '../audit';
 import type {Config} from '../config';
-import {Answer, fromError, ItemResult} from '../answers';
+import {fromError} from '../answers';
 import type {CreateFlow} from '../create/flow';
-import {
-  errorInfo,
-  gatewayError,
-  retryable,
-  toApiError,
-  violatedFields,
-} from '../errors';
+import {errorInfo, gatewayError, toApiError, violatedFields} from '../errors';
 import type {IdempotencyKeys} from '../idempotency';
 import type {Ledger} from '../ledger';
-import {pairKey} from '../ledger';
 import * as logs from '../log-events';
 import {oncePerKey} from '../once-per-key';
 import type {RefusalAudit} from '../refusal-audit';
 import type {Removals} from '../removal';
-import {shouldRetry} from '../retry-decision';
 import {parseJsonObjectBody, RawRequest} from '../validation';
-import {
-  Enrollment,
-  EnrollmentEvent,
-  Mapping,
-  mapEnrollment,
-  parseEvent,
-  planDelivery,
-} from './enrollments';
+import {EnrollmentEvent, parseEvent} from './enrollments';
+import {DeliveryRunner, WebhookAnswer} from './delivery';
 import {SignatureHeaders, SignatureVerifier} from './signature';
 
 export const MAX_WEBHOOK_BODY_BYTES = 1024 * 1024;
@@ -44,45 +30,22 @@ const NO_PAIR = {courseId: null, userId: null, role: null, pairKey: null};
 
 export type {ItemResult} from '../answers';
 
-/** For the log line. */
-export type WebhookOutcome =
-  'rejected' | 'delivered' | 'incomplete' | 'replayed' | 'in_flight' | 'failed';
-
-export type WebhookAnswer = Answer<WebhookOutcome>;
-
-/** Runs `fn` over `items` with at most `limit` at once. */
-async function forEachLimited<T>(
-  items: T[],
-  limit: number,
-  fn: (item: T) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) await fn(items[next++]!);
-  };
-  await Promise.all(
-    Array.from({length: Math.min(limit, items.length)}, worker),
-  );
-}
-
-function counts(results: ItemResult[]): Record<string, number> {
-  const c: Record<string, number> = {};
-  for (const r of results) c[r.outcome] = (c[r.outcome] ?? 0) + 1;
-  return c;
-}
+export type {WebhookAnswer, WebhookOutcome} from './delivery';
 
 export class WebhookProcessor {
   private readonly verifier: SignatureVerifier;
+  private readonly runner: DeliveryRunner;
 
   constructor(
     private readonly config: Config,
-    private readonly flow: CreateFlow,
-    private readonly removals: Removals,
-    private readonly ledger: Ledger,
+    flow: CreateFlow,
+    removals: Removals,
+    ledger: Ledger,
     private readonly deliveries: IdempotencyKeys,
     private readonly refusals: RefusalAudit,
   ) {
     this.verifier = new SignatureVerifier(config.webhookSecrets);
+    this.runner = new DeliveryRunner(config, flow, removals, ledger);
   }
 
   async handle(
@@ -193,7 +156,7 @@ export class WebhookProcessor {
           runCtx = {...ctx, webhookIdReuse: reuse};
           logs.webhookIdReused(ctx.requestId, ctx.webhookId, reuse);
         }
-        const answer = await this.process(event, runCtx);
+        const answer = await this.runner.run(event, runCtx);
         if (runCtx.webhookIdReuse)
           answer.details = {
             ...answer.details,
@@ -204,148 +167,5 @@ export class WebhookProcessor {
       err => logs.deliveryOutcomeNotStored(ctx.requestId, err),
     );
     return once.answer;
-  }
-
-  private async process(
-    event: EnrollmentEvent,
-    ctx: RequestContext,
-  ): Promise<WebhookAnswer> {
-    const enrollments = event.data.enrollments;
-    const mappings = enrollments.map(e =>
-      mapEnrollment(e, this.config.courseAliasPrefix),
-    );
-    // Enrollments of one pair run one after another, so that the delivery's order decides, not a race.
-    const plan = planDelivery(mappings);
-    const skipped: AuditEvent[] = [];
-    const results = new Array<ItemResult>(enrollments.length);
-    await forEachLimited(
-      plan.groups,
-      this.config.webhookConcurrency,
-      async group => {
-        for (const i of group) {
-          const itemCtx: RequestContext = {
-            ...ctx,
-            requestId: `${ctx.requestId}.${i}`,
-          };
-          const later = plan.supersededBy.get(i);
-          const reason =
-            later === undefined
-              ? undefined
-              : `superseded by enrollment ${enrollments[later]!.sourcedId} later in this delivery`;
-          results[i] = await this.processOne(
-            enrollments[i]!,
-            mappings[i]!,
-            itemCtx,
-            reason,
-            skipped,
-          );
-        }
-      },
-    );
-    await this.ledger.appendAuditMany(skipped);
-    return this.summarize(results);
-  }
-
-  /** One enrollment; `supersededReason` when a later one of the same delivery decides its pair. */
-  private async processOne(
-    enrollment: Enrollment,
-    mapping: Mapping,
-    itemCtx: RequestContext,
-    supersededReason: string | undefined,
-    skipped: AuditEvent[],
-  ): Promise<ItemResult> {
-    if (mapping.kind === 'skip' || supersededReason) {
-      const reason =
-        mapping.kind === 'skip' ? mapping.reason : supersededReason!;
-      const pair =
-        mapping.kind === 'skip'
-          ? {
-              courseId:
-                this.config.courseAliasPrefix + enrollment.class.sourcedId,
-              userId: enrollment.user.email.toLowerCase(),
-              role: enrollment.role,
-              pairKey: null,
-            }
-          : {
-              ...mapping.invitation,
-              pairKey: pairKey(
-                mapping.invitation.courseId,
-                mapping.invitation.userId,
-              ),
-            };
-      skipped.push(
-        auditEvent(itemCtx, pair, {
-          outcome: 'skipped',
-          httpStatus: 200,
-          reason,
-        }),
-      );
-      return {sourcedId: enrollment.sourcedId, outcome: 'skipped', reason};
-    }
-    const a =
-      mapping.kind === 'withdraw'
-        ? await this.removals.withdraw(mapping.invitation, itemCtx)
-        : // A changed role for a pending invitation is the SIS's intent: replace it.
-          await this.flow.create(mapping.invitation, itemCtx, {replace: true});
-    switch (a.kind) {
-      case 'error':
-        return {
-          sourcedId: enrollment.sourcedId,
-          outcome: a.outcome,
-          error: a.body.error,
-        };
-      case 'skipped':
-        return {
-          sourcedId: enrollment.sourcedId,
-          outcome: 'skipped',
-          reason: a.body.reason,
-        };
-      case 'empty':
-        return {sourcedId: enrollment.sourcedId, outcome: 'withdrawn'};
-      case 'invitation':
-        return {
-          sourcedId: enrollment.sourcedId,
-          outcome: a.outcome,
-          invitation: a.body,
-        };
-    }
-  }
-
-  /** 200 with every result, or 429/503 + Retry-After when any item should be tried again later. */
-  private summarize(results: ItemResult[]): WebhookAnswer {
-    const pending = results.filter(
-      r =>
-        r.error &&
-        shouldRetry('sender', {httpStatus: r.error.code, error: r.error}),
-    );
-    const details = {enrollments: results.length, outcomes: counts(results)};
-    if (pending.length === 0)
-      return {
-        kind: 'delivery',
-        httpStatus: 200,
-        body: {results},
-        headers: {},
-        outcome: 'delivered',
-        details,
-      };
-    const throttled = pending.some(
-      r => r.error!.status === 'RESOURCE_EXHAUSTED',
-    );
-    const retryAfterS = throttled ? 30 : 5;
-    const e = retryable(
-      throttled ? 'RESOURCE_EXHAUSTED' : 'UNAVAILABLE',
-      `${pending.length} of ${results.length} enrollments could not be completed now; redeliver this event. Completed ones will be answered from the ledger.`,
-      retryAfterS,
-      throttled ? 'ENROLLMENTS_THROTTLED' : 'ENROLLMENTS_INCOMPLETE',
-    );
-    // Google's error JSON, with the per-item results beside it for the operator.
-    return {
-      kind: 'incomplete',
-      httpStatus: e.httpStatus,
-      body: {...e.toJSON(), results},
-      headers: e.headers,
-      outcome: 'incomplete',
-      details,
-    };
   }
 }
