@@ -43,6 +43,17 @@ const enrollment = (
   user: {sourcedId: `u-${n}`, email},
   class: {sourcedId: cls},
 });
+/** A student invitation another tool made, which a webhook enrollment then adopted into the ledger. */
+async function adoptedForeignStudent() {
+  const {email, cls} = fresh();
+  const foreign = t.standIn.seed({
+    courseId: `d:${cls}`,
+    userId: email,
+    role: 'STUDENT',
+  });
+  await deliver([enrollment('active', 'student', email, cls)]).expect(200);
+  return {email, cls, foreign};
+}
 const rolesHeld = () => [...t.standIn.invitations.values()].map(i => i.role);
 
 describe('DELETE /v1/invitations/{id}', () => {
@@ -199,13 +210,7 @@ describe('webhooks and invitations they did not make', () => {
   });
 
   it('a role change never replaces a student invitation another tool made', async () => {
-    const {email, cls} = fresh();
-    const foreign = t.standIn.seed({
-      courseId: `d:${cls}`,
-      userId: email,
-      role: 'STUDENT',
-    });
-    await deliver([enrollment('active', 'student', email, cls)]).expect(200); // adopted
+    const {email, cls, foreign} = await adoptedForeignStudent();
     const res = await deliver([
       enrollment('active', 'teacher', email, cls),
     ]).expect(200);
@@ -214,13 +219,7 @@ describe('webhooks and invitations they did not make', () => {
   });
 
   it('tobedeleted never withdraws an invitation another tool made', async () => {
-    const {email, cls} = fresh();
-    const foreign = t.standIn.seed({
-      courseId: `d:${cls}`,
-      userId: email,
-      role: 'STUDENT',
-    });
-    await deliver([enrollment('active', 'student', email, cls)]).expect(200); // adopted
+    const {email, cls, foreign} = await adoptedForeignStudent();
     const res = await deliver([
       enrollment('tobedeleted', 'student', email, cls),
     ]).expect(200);

@@ -175,18 +175,8 @@ export function format(rows: Row[], how: AuditQuery['format']): string {
       ...rows.map(r => COLUMNS.map(c => csvCell(r[c])).join(',')),
     ].join('\n');
   if (rows.length === 0) return 'No audit events match.';
-  const shown = [
-    'at',
-    'outcome',
-    'httpStatus',
-    'source',
-    'courseId',
-    'userId',
-    'role',
-    'invitationId',
-    'upstreamStatus',
-    'detail',
-  ] as const;
+  // The table shows the columns up to `detail`; who called is in --json and --csv.
+  const shown = COLUMNS.slice(0, COLUMNS.indexOf('detail') + 1);
   const cells = rows.map(r =>
     shown.map(c =>
       r[c] === null || r[c] === undefined ? '' : printable(String(r[c])),
