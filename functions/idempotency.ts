@@ -13,6 +13,7 @@ import {
   retryable,
 } from './errors';
 import {isAlreadyExists, isLostRace} from './firestore-errors';
+import {WEBHOOK_DELIVERIES_COLLECTION} from './ledger-model';
 import type {InvitationRequest} from './validation';
 
 export const IDEMPOTENCY_COLLECTION = 'idempotency_keys';
@@ -103,17 +104,26 @@ function keyReused(): ApiError {
   );
 }
 
-function stillInFlight(): ApiError {
-  return retryable(
-    'ABORTED',
-    'A request with this Idempotency-Key is still in progress.',
-    1,
-    'IDEMPOTENCY_KEY_IN_FLIGHT',
-  );
+function stillInFlight(collection: string): ApiError {
+  // The same store serves webhook deliveries: their sender knows a webhook-id, not an Idempotency-Key.
+  return collection === WEBHOOK_DELIVERIES_COLLECTION
+    ? retryable(
+        'ABORTED',
+        'A delivery with this webhook-id is still in progress.',
+        1,
+        'DELIVERY_IN_FLIGHT',
+      )
+    : retryable(
+        'ABORTED',
+        'A request with this Idempotency-Key is still in progress.',
+        1,
+        'IDEMPOTENCY_KEY_IN_FLIGHT',
+      );
 }
 
 export class IdempotencyKeys {
   private readonly keys;
+  private readonly inFlight: () => ApiError;
 
   constructor(
     db: Firestore,
@@ -124,6 +134,7 @@ export class IdempotencyKeys {
     collection: string = IDEMPOTENCY_COLLECTION,
   ) {
     this.keys = db.collection(prefix + collection);
+    this.inFlight = () => stillInFlight(collection);
   }
 
   private docId(caller: string, key: string): string {
@@ -190,9 +201,9 @@ export class IdempotencyKeys {
           continue;
         }
       }
-      return {kind: 'in_flight', error: stillInFlight()};
+      return {kind: 'in_flight', error: this.inFlight()};
     }
-    return {kind: 'in_flight', error: stillInFlight()};
+    return {kind: 'in_flight', error: this.inFlight()};
   }
 
   /** Stores the answer for replays, or frees the key when the answer says "retry". */

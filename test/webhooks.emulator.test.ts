@@ -427,7 +427,14 @@ describe('redelivery with another body', () => {
     const bodyB = JSON.stringify(event([enrollment()]));
     const busy = await deliver(null, {id, body: bodyB});
     expect(busy.status).toBe(409);
-    expect(busy.body.error).toMatchObject({code: 409, status: 'ABORTED'});
+    expect(busy.body.error).toMatchObject({
+      code: 409,
+      status: 'ABORTED',
+      message: 'A delivery with this webhook-id is still in progress.',
+    });
+    expect(busy.body.error.details[0]).toMatchObject({
+      reason: 'DELIVERY_IN_FLIGHT',
+    });
     expect(busy.headers['retry-after']).toBeDefined();
     expect(t.standIn.calls.create).toBe(1);
     expect((await first).status).toBe(200);
