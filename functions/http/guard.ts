@@ -4,9 +4,8 @@
 import {randomUUID} from 'node:crypto';
 import {subscribe} from 'node:diagnostics_channel';
 import {IncomingMessage, Server, ServerResponse} from 'node:http';
-import {ApiError, reasonOf} from '../errors';
 import * as logs from '../log-events';
-import {logRequest, traceFields} from '../logs';
+import {logRequest} from '../logs';
 import {
   bodyCapFor,
   bodyTimedOut,
@@ -17,18 +16,10 @@ import {
   routePath,
 } from './body-limits';
 import {onClientError} from './client-errors';
-import {
-  firstHeader,
-  isIdentity,
-  remoteIp,
-  wellFormedTarget,
-} from './request-facts';
+import {GuardSettings, refuse, Refusal} from './refusal';
+import {isIdentity, remoteIp, wellFormedTarget} from './request-facts';
 
-export interface GuardSettings {
-  bodyTimeoutMs: number;
-  /** For the trace fields of log lines. */
-  projectId: string | undefined;
-}
+export type {GuardSettings} from './refusal';
 
 /** Settings are asked for per request: the entry parses its configuration on the first request, not at import. */
 export type GuardSettingsSource = () => GuardSettings;
@@ -37,8 +28,6 @@ type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
 
 // Headers must arrive within this; Node checks its request timeouts only every 30 s, so these are backstops.
 const HEADERS_TIMEOUT_MS = 20_000;
-// How long a refused request's connection stays half-open so that the client can read the answer.
-const LINGER_MS = 500;
 
 function settingsFrom(source: GuardSettingsSource): GuardSettings {
   try {
@@ -47,72 +36,6 @@ function settingsFrom(source: GuardSettingsSource): GuardSettings {
     // A bad configuration is answered 503 by the function itself; the guard keeps guarding meanwhile.
     return {bodyTimeoutMs: DEFAULT_BODY_TIMEOUT_MS, projectId: undefined};
   }
-}
-
-interface Refusal {
-  req: IncomingMessage;
-  res: ServerResponse;
-  requestId: string;
-  started: number;
-  settings: GuardSettings;
-  receivedBytes: number;
-}
-
-/** Answers a body-level refusal in Google's error JSON, ends the connection, and logs one line. Not audited. */
-function refuse(
-  r: Refusal,
-  err: ApiError,
-  details: Record<string, unknown>,
-): void {
-  const payload = JSON.stringify(err.toJSON());
-  if (!r.res.headersSent)
-    answerThenClose(r.req, r.res, err.httpStatus, payload);
-  const reason = reasonOf(err);
-  logRequest({
-    requestId: r.requestId,
-    method: r.req.method ?? '',
-    url: r.req.url ?? '',
-    status: err.httpStatus,
-    latencyMs: performance.now() - r.started,
-    outcome: 'rejected',
-    userAgent: r.req.headers['user-agent'],
-    remoteIp: remoteIp(r.req),
-    requestSize: r.receivedBytes,
-    responseSize: Buffer.byteLength(payload),
-    trace: traceFields(
-      firstHeader(r.req.headers['x-cloud-trace-context']),
-      r.settings.projectId,
-    ),
-    details: {reason, ...details},
-  });
-}
-
-/**
- * Sends the answer and ends the connection, the rest of the body unread. Closing at once would make the
- * kernel reset the connection over unread bytes, and a client still sending could lose the answer with it.
- * So, like Go's net/http: the whole answer goes out now (Content-Length marks its end), the connection stays
- * open a moment for the client to read it, then closes. Meanwhile nothing is read: once a few KiB are
- * buffered Node stops reading the socket, and TCP makes the sender wait.
- */
-function answerThenClose(
-  req: IncomingMessage,
-  res: ServerResponse,
-  httpStatus: number,
-  payload: string,
-): void {
-  res.writeHead(httpStatus, {
-    'Content-Type': 'application/json; charset=utf-8',
-    'Content-Length': Buffer.byteLength(payload),
-    Connection: 'close',
-  });
-  res.write(payload);
-  req.pause();
-  const end = () => {
-    clearTimeout(linger);
-    res.end();
-  };
-  const linger = setTimeout(end, LINGER_MS);
-  req.socket.once('close', end);
 }
 
 /**
