@@ -1,13 +1,33 @@
 // Every answer of the gateway is a decision with one audit event: written with the answer (decide), written
 // unless the audit store fails (decideSafely), or counted through the refusal limiter (refuseCompactly).
-import {auditEvent, AuditFields, AuditPair, RequestContext} from './audit';
+import {
+  auditEvent,
+  AuditEvent,
+  AuditFields,
+  AuditPair,
+  RequestContext,
+} from './audit';
 import type {Answer} from './answers';
 import type {Ledger} from './ledger';
+import * as logs from './log-events';
+import type {RefusalAudit} from './refusal-audit';
 
 /** Decisions need only the audit's append. */
 type AuditLog = Pick<Ledger, 'appendAudit'>;
-import * as logs from './log-events';
-import type {RefusalAudit} from './refusal-audit';
+
+/** The audit event of an answer: its outcome and status, and what else the decision knew. */
+function eventOf(
+  ctx: RequestContext,
+  pair: AuditPair,
+  answer: Answer,
+  extra: Partial<AuditFields>,
+): AuditEvent {
+  return auditEvent(ctx, pair, {
+    outcome: answer.outcome,
+    httpStatus: answer.httpStatus,
+    ...extra,
+  });
+}
 
 /** Writes the final audit event of a request that reserved nothing, then answers. */
 export async function decide<A extends Answer>(
@@ -17,13 +37,7 @@ export async function decide<A extends Answer>(
   answer: A,
   extra: Partial<AuditFields>,
 ): Promise<A> {
-  await ledger.appendAudit(
-    auditEvent(ctx, pair, {
-      outcome: answer.outcome,
-      httpStatus: answer.httpStatus,
-      ...extra,
-    }),
-  );
+  await ledger.appendAudit(eventOf(ctx, pair, answer, extra));
   return answer;
 }
 
@@ -59,12 +73,6 @@ export async function refuseCompactly<A extends Answer>(
   extra: Partial<AuditFields>,
 ): Promise<A> {
   if (!refusals) return decideSafely(ledger, ctx, pair, answer, extra);
-  await refusals.record(
-    auditEvent(ctx, pair, {
-      outcome: answer.outcome,
-      httpStatus: answer.httpStatus,
-      ...extra,
-    }),
-  );
+  await refusals.record(eventOf(ctx, pair, answer, extra));
   return answer;
 }

@@ -378,19 +378,25 @@ describe('through the framework pipeline in this process', () => {
   });
   afterAll(() => t.close());
 
-  it('malformed JSON is a 400 answered by the function: X-Request-Id, one log line and an audit event under the same id', async () => {
+  /** The response of `send`, with the log lines written meanwhile. */
+  async function loggedWhile(send: () => Promise<request.Response>) {
     const lines: string[] = [];
     setLogSink(l => lines.push(l));
-    let res: request.Response;
     try {
-      res = await request(t.server)
-        .post('/v1/invitations')
-        .set('Content-Type', 'application/json')
-        .send('{"userId": "a@school.example", ')
-        .expect(400);
+      return {res: await send(), lines};
     } finally {
       setLogSink(() => undefined);
     }
+  }
+
+  it('malformed JSON is a 400 answered by the function: X-Request-Id, one log line and an audit event under the same id', async () => {
+    const {res, lines} = await loggedWhile(() =>
+      request(t.server)
+        .post('/v1/invitations')
+        .set('Content-Type', 'application/json')
+        .send('{"userId": "a@school.example", ')
+        .expect(400),
+    );
     const requestId = res.headers['x-request-id'] as string;
     expect(requestId).toMatch(UUID);
     expect(res.body.error).toMatchObject({
@@ -412,19 +418,14 @@ describe('through the framework pipeline in this process', () => {
   });
 
   it('a compressed body is refused with 415 in Google error JSON, logged and not audited', async () => {
-    const lines: string[] = [];
-    setLogSink(l => lines.push(l));
-    let res: request.Response;
-    try {
-      res = await request(t.server)
+    const {res, lines} = await loggedWhile(() =>
+      request(t.server)
         .post('/v1/invitations')
         .set('Content-Type', 'application/json')
         .set('Content-Encoding', 'deflate')
         .send('x\x9c\xab\xae\x05\x00\x01u\x00\xf9')
-        .expect(415);
-    } finally {
-      setLogSink(() => undefined);
-    }
+        .expect(415),
+    );
     const requestId = res.headers['x-request-id'] as string;
     expect(res.body.error).toMatchObject({
       code: 415,

@@ -43,17 +43,20 @@ const enrollment = (
   user: {sourcedId: `u-${n}`, email},
   class: {sourcedId: cls},
 });
+/** A fresh pair whose invitation another tool (or a person) made, in Classroom but not in the ledger. */
+function foreignInvitation(role: string) {
+  const {email, cls} = fresh();
+  const foreign = t.standIn.seed({courseId: `d:${cls}`, userId: email, role});
+  return {email, cls, foreign};
+}
+
 /** A student invitation another tool made, which a webhook enrollment then adopted into the ledger. */
 async function adoptedForeignStudent() {
-  const {email, cls} = fresh();
-  const foreign = t.standIn.seed({
-    courseId: `d:${cls}`,
-    userId: email,
-    role: 'STUDENT',
-  });
+  const {email, cls, foreign} = foreignInvitation('STUDENT');
   await deliver([enrollment('active', 'student', email, cls)]).expect(200);
   return {email, cls, foreign};
 }
+
 const rolesHeld = () => [...t.standIn.invitations.values()].map(i => i.role);
 
 describe('DELETE /v1/invitations/{id}', () => {
@@ -80,12 +83,7 @@ describe('DELETE /v1/invitations/{id}', () => {
   });
 
   it('an invitation the ledger only observed (another role, made elsewhere) is not deletable either', async () => {
-    const {email, cls} = fresh();
-    const foreign = t.standIn.seed({
-      courseId: `d:${cls}`,
-      userId: email,
-      role: 'OWNER',
-    });
+    const {email, cls, foreign} = foreignInvitation('OWNER');
     await post({courseId: `d:${cls}`, userId: email, role: 'STUDENT'}).expect(
       409,
     );
@@ -116,12 +114,7 @@ describe('DELETE /v1/invitations/{id}', () => {
 
 describe('invitations the gateway did not make, through any door', () => {
   it('asking for a foreign invitation (which adopts it) does not make it deletable', async () => {
-    const {email, cls} = fresh();
-    const foreign = t.standIn.seed({
-      courseId: `d:${cls}`,
-      userId: email,
-      role: 'OWNER',
-    });
+    const {email, cls, foreign} = foreignInvitation('OWNER');
     const adopted = await post({
       courseId: `d:${cls}`,
       userId: email,
@@ -134,12 +127,7 @@ describe('invitations the gateway did not make, through any door', () => {
   });
 
   it('?replace=true never deletes a foreign invitation, on the first request or a repeat', async () => {
-    const {email, cls} = fresh();
-    t.standIn.seed({
-      courseId: `d:${cls}`,
-      userId: email,
-      role: 'OWNER',
-    });
+    const {email, cls} = foreignInvitation('OWNER');
     for (let i = 0; i < 2; i++) {
       const res = await post(
         {courseId: `d:${cls}`, userId: email, role: 'TEACHER'},
@@ -189,12 +177,7 @@ describe('webhooks and invitations they did not make', () => {
   });
 
   it('nor an OWNER invitation another tool made, on the first delivery or any redelivery', async () => {
-    const {email, cls} = fresh();
-    const foreign = t.standIn.seed({
-      courseId: `d:${cls}`,
-      userId: email,
-      role: 'OWNER',
-    });
+    const {email, cls, foreign} = foreignInvitation('OWNER');
     for (let i = 0; i < 2; i++) {
       const res = await deliver([
         enrollment('active', 'student', email, cls),

@@ -95,13 +95,27 @@ export class Forwarder {
 
   /** Releases the pair and answers a failure: Classroom's own, or a retryable one after the retries ran out. */
   private async giveUp(claim: Claim, e: ApiError): Promise<CreateAnswer> {
-    const answer = isRetryable(e) ? exhausted(e) : e;
+    return this.releaseWith(
+      claim,
+      isRetryable(e) ? exhausted(e) : e,
+      'failed',
+      e,
+    );
+  }
+
+  /** Frees the pair, completing the claim's audit event with the answer and what Classroom said (`cause`). */
+  private async releaseWith(
+    claim: Claim,
+    answer: ApiError,
+    outcome: 'failed' | 'conflict',
+    cause: ApiError = answer,
+  ): Promise<CreateAnswer> {
     await this.ledger.release(claim, {
-      outcome: 'failed',
+      outcome,
       httpStatus: answer.httpStatus,
-      ...upstreamFields(e),
+      ...upstreamFields(cause),
     });
-    return fromError(answer, 'failed');
+    return fromError(answer, outcome);
   }
 
   /**
@@ -115,17 +129,16 @@ export class Forwarder {
     existing: Invitation,
     req: InvitationRequest,
   ): Promise<LedgerOrigin> {
-    const holders = await this.ledger.findByInvitationId(existing.id);
-    if (
-      holders.some(
-        ({key, snapshot}) =>
-          key !== claim.key &&
-          snapshot.entry.state === 'created' &&
-          snapshot.entry.origin === 'created',
-      )
-    )
-      return 'created';
+    // A recovered create needs no lookup: the holder this request took over is what Classroom answered for.
     if (claim.recovered && existing.role === req.role) return 'created';
+    const holders = await this.ledger.findByInvitationId(existing.id);
+    const createdHere = holders.some(
+      ({key, snapshot}) =>
+        key !== claim.key &&
+        snapshot.entry.state === 'created' &&
+        snapshot.entry.origin === 'created',
+    );
+    if (createdHere) return 'created';
     return existing.role === req.role ? 'adopted' : 'observed';
   }
 
@@ -147,12 +160,7 @@ export class Forwarder {
     const existing = r.value;
     if (!existing) {
       // Gone between the two calls (accepted or deleted): nothing to adopt; answer what Classroom said.
-      await this.ledger.release(claim, {
-        outcome: 'conflict',
-        httpStatus: alreadyExistsErr.httpStatus,
-        ...upstreamFields(alreadyExistsErr),
-      });
-      return fromError(alreadyExistsErr, 'conflict');
+      return this.releaseWith(claim, alreadyExistsErr, 'conflict');
     }
     const origin = await this.originOf(claim, existing, req);
     if (existing.role === req.role) {
