@@ -107,13 +107,7 @@ export class DeliveryRunner {
         mapping.kind === 'skip' ? mapping.reason : supersededReason!;
       const pair =
         mapping.kind === 'skip'
-          ? {
-              courseId:
-                this.config.courseAliasPrefix + enrollment.class.sourcedId,
-              userId: enrollment.user.email.toLowerCase(),
-              role: enrollment.role,
-              pairKey: null,
-            }
+          ? {...mapping.pair, pairKey: null}
           : {
               ...mapping.invitation,
               pairKey: pairKey(

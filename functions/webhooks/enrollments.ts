@@ -112,7 +112,12 @@ const ROLE_MAP: Record<string, Role | undefined> = {
 export type Mapping =
   | {kind: 'invite'; invitation: InvitationRequest}
   | {kind: 'withdraw'; invitation: InvitationRequest}
-  | {kind: 'skip'; reason: string};
+  | {
+      kind: 'skip';
+      reason: string;
+      /** For the audit: the pair as the SIS named it, with its own role. */
+      pair: {courseId: string; userId: string; role: string};
+    };
 
 /**
  * student → STUDENT, teacher → TEACHER; administrator, proctor and other roles are skipped. An active
@@ -123,17 +128,19 @@ export function mapEnrollment(
   e: Enrollment,
   aliasPrefix: 'd:' | 'p:',
 ): Mapping {
-  const role = ROLE_MAP[e.role];
-  if (!role)
-    return {
-      kind: 'skip',
-      reason: `role ${e.role} has no Classroom course role`,
-    };
   const courseId = aliasPrefix + e.class.sourcedId;
+  const userId = e.user.email.toLowerCase();
+  const skip = (reason: string): Mapping => ({
+    kind: 'skip',
+    reason,
+    pair: {courseId, userId, role: e.role},
+  });
+  const role = ROLE_MAP[e.role];
+  if (!role) return skip(`role ${e.role} has no Classroom course role`);
   if (!ALIAS.test(courseId))
-    return {kind: 'skip', reason: 'class sourcedId cannot form a course alias'};
+    return skip('class sourcedId cannot form a course alias');
   // OWNER is never created from a webhook: ownership is a decision for a person, not a feed.
-  const invitation = {courseId, userId: e.user.email.toLowerCase(), role};
+  const invitation = {courseId, userId, role};
   return e.status === 'active'
     ? {kind: 'invite', invitation}
     : {kind: 'withdraw', invitation};
