@@ -54,6 +54,8 @@ export interface AuditFields {
   reason?: string;
   /** The invitation a replacement or withdrawal deleted. */
   replacedInvitationId?: string;
+  /** The admin whose identity (and quota) the Classroom call used; absent: the service account itself. */
+  classroomSubject?: string;
   /** Refusals only: when Firestore's TTL policy may delete the event. */
   expireAt?: Date;
   /** A summary of refusals that were counted, not written one by one (refusal-audit.ts). */
@@ -134,4 +136,16 @@ export function definedOnly<T extends object>(o: T): T {
   return Object.fromEntries(
     Object.entries(o).filter(([, v]) => v !== undefined),
   ) as T;
+}
+
+/** Where a Classroom call reports the admin it went out as (CallOptions.via). */
+export interface CallTrace {
+  subject?: string;
+}
+
+/** The audit field naming that admin, when there was one. */
+export function subjectField(
+  via: CallTrace,
+): Pick<AuditFields, 'classroomSubject'> {
+  return via.subject ? {classroomSubject: via.subject} : {};
 }

@@ -29,15 +29,34 @@ export type CallOutcome = 'success' | 'failure' | 'neutral';
 export function outcomeOf(err: unknown): CallOutcome {
   if (!(err instanceof ApiError)) return 'neutral';
   if (err.upstream) return err.httpStatus >= 500 ? 'failure' : 'success';
+  // The pacer's refusals (no quota before the deadline, no subject, no credentials) never reached Classroom.
+  if (isLocalRefusal(err)) return 'neutral';
   // classroom.ts makes these two of its own: a timeout of ours, and a network error.
   return err.status === 'DEADLINE_EXCEEDED' || err.status === 'UNAVAILABLE'
     ? 'failure'
     : 'neutral';
 }
 
-/** True for the refusal of an open circuit (our own ErrorInfo: Classroom's errors can never pass for it). */
-export function isCircuitOpenError(
+/**
+ * The gateway's own refusals in front of Classroom (the breaker's and the pacer's): no call was made. Our own
+ * ErrorInfo domain: Classroom's errors can never pass for them.
+ */
+export const LOCAL_REFUSAL_REASONS = new Set([
+  CIRCUIT_OPEN_REASON,
+  'CLASSROOM_QUOTA_BACKLOG',
+  'NO_CLASSROOM_SUBJECT',
+  'CLASSROOM_CREDENTIALS_UNAVAILABLE',
+]);
+
+export function isLocalRefusal(
   err: Pick<ApiError, 'upstream' | 'body'>,
+): boolean {
+  return [...LOCAL_REFUSAL_REASONS].some(r => hasOwnReason(err, r));
+}
+
+function hasOwnReason(
+  err: Pick<ApiError, 'upstream' | 'body'>,
+  reason: string,
 ): boolean {
   if (err.upstream) return false;
   return (err.body.details ?? []).some(d => {
@@ -48,7 +67,7 @@ export function isCircuitOpenError(
     } | null;
     return (
       info?.['@type'] === 'type.googleapis.com/google.rpc.ErrorInfo' &&
-      info.reason === CIRCUIT_OPEN_REASON &&
+      info.reason === reason &&
       info.domain === ERROR_DOMAIN
     );
   });

@@ -12,12 +12,17 @@ import {
   retryable,
   gatewayError,
 } from './errors';
-import {keylessDelegatedClient, Signer} from './delegation';
+import {
+  ClassroomAuth,
+  googleAuth,
+  isRefusal,
+  standInAuth,
+  SubjectCredentialsError,
+} from './classroom-auth';
 import * as logs from './log-events';
 import type {InvitationRequest} from './validation';
 
-export const ROSTERS_SCOPE =
-  'https://www.googleapis.com/auth/classroom.rosters';
+export {ROSTERS_SCOPE, SubjectCredentialsError} from './classroom-auth';
 
 /** Classroom's Invitation resource as it answers it. */
 export interface Invitation {
@@ -30,6 +35,12 @@ export interface Invitation {
 export interface CallOptions {
   /** Milliseconds before the call is abandoned (answered as DEADLINE_EXCEEDED). */
   timeoutMs: number;
+  /** The request's deadline (epoch ms): how long the pacer may make the call wait for quota. */
+  deadline?: number;
+  /** The admin to impersonate ('' or absent: the service account itself); the pacer chooses it. */
+  subject?: string;
+  /** Filled in by the pacer with the subject the call went out as, for the audit. */
+  via?: {subject?: string};
 }
 
 export interface ClassroomInvitations {
@@ -151,57 +162,33 @@ function asInvitation(data: classroom_v1.Schema$Invitation): Invitation {
   };
 }
 
-/**
- * Credentials for Classroom. Without a subject: Application Default Credentials as they are. With one: a key
- * file's JWT carries the subject itself; metadata-server credentials (Cloud Run) cannot, so the token is minted
- * through the IAM Credentials API instead (functions/delegation.ts).
- */
-async function classroomAuth(
-  mod: typeof ClassroomModule,
-  subject: string | undefined,
-): Promise<NonNullable<classroom_v1.Options['auth']>> {
-  if (!subject) return new mod.auth.GoogleAuth({scopes: [ROSTERS_SCOPE]});
-  const withSubject = new mod.auth.GoogleAuth({
-    scopes: [ROSTERS_SCOPE],
-    clientOptions: {subject},
-  });
-  const creds = await withSubject.getCredentials();
-  if (creds.private_key) return withSubject;
-  if (!creds.client_email)
-    throw new Error(
-      'CLASSROOM_SUBJECT is set but the credentials name no service account',
-    );
-  const adc = new mod.auth.GoogleAuth({
-    scopes: ['https://www.googleapis.com/auth/cloud-platform'],
-  });
-  const signer: Signer = {
-    request: async opts => (await adc.getClient()).request(opts),
-  };
-  return keylessDelegatedClient(signer, creds.client_email, subject, [
-    ROSTERS_SCOPE,
-  ]);
-}
-
-/** Builds the production client: the official library, with domain-wide delegation when a subject is set. */
+/** Builds the production client: the official library, one client per impersonated subject (`opts.subject`). */
 export function createClassroomInvitations(
   config: Config,
 ): ClassroomInvitations {
-  let client: Promise<classroom_v1.Classroom> | undefined;
-  const load = () =>
-    (client ??= (async () => {
-      const mod = require('@googleapis/classroom') as typeof ClassroomModule;
-      const options: classroom_v1.Options = {
-        version: 'v1',
-        rootUrl: config.classroomRootUrl,
-      };
-      if (!config.classroomIsLocal)
-        options.auth = await classroomAuth(mod, config.classroomSubject);
-      return mod.classroom(options);
-    })().catch((err: unknown) => {
-      client = undefined; // credentials may appear later (a secret mounted, a role granted): try again
-      logs.classroomCredentialsFailed(err);
-      throw err;
-    }));
+  const clients = new Map<string, Promise<Loaded>>();
+  const load = (subject: string): Promise<Loaded> => {
+    let client = clients.get(subject);
+    if (!client) {
+      client = loadClient(config, subject).catch((err: unknown) => {
+        clients.delete(subject); // credentials may appear later (a secret mounted, a role granted): try again
+        throw err;
+      });
+      clients.set(subject, client);
+    }
+    return client;
+  };
+  /** The subject's client, its token fetched (or reused) first: a refused token is the subject's failure, not Classroom's. */
+  const ready = async (opts: CallOptions): Promise<classroom_v1.Classroom> => {
+    const subject = opts.subject ?? '';
+    try {
+      const {api, credentials} = await load(subject);
+      await credentials?.token();
+      return api;
+    } catch (err) {
+      throw new SubjectCredentialsError(subject, isRefusal(err), err);
+    }
+  };
 
   // invitations.create is not idempotent: the client's own retries stay off; the gateway decides.
   // Node's own fetch: gaxios would otherwise import node-fetch dynamically on first use, which costs
@@ -214,7 +201,7 @@ export function createClassroomInvitations(
 
   return {
     async create(invitation, opts) {
-      const c = await load();
+      const c = await ready(opts);
       try {
         const res = await c.invitations.create(
           {requestBody: {...invitation}},
@@ -226,7 +213,7 @@ export function createClassroomInvitations(
       }
     },
     async findForPair(courseId, userId, opts) {
-      const c = await load();
+      const c = await ready(opts);
       try {
         // At most one invitation exists per user and course, so the first page is the whole answer.
         const res = await c.invitations.list(
@@ -240,7 +227,7 @@ export function createClassroomInvitations(
       }
     },
     async get(id, opts) {
-      const c = await load();
+      const c = await ready(opts);
       try {
         return asInvitation(
           (await c.invitations.get({id}, callOpts(opts))).data,
@@ -250,7 +237,7 @@ export function createClassroomInvitations(
       }
     },
     async delete(id, opts) {
-      const c = await load();
+      const c = await ready(opts);
       try {
         await c.invitations.delete({id}, callOpts(opts));
       } catch (err) {
@@ -258,4 +245,23 @@ export function createClassroomInvitations(
       }
     },
   };
+}
+
+interface Loaded {
+  api: classroom_v1.Classroom;
+  credentials: ClassroomAuth | undefined;
+}
+
+/** The official client for one subject, loaded on first use (the module costs cold-start time). */
+async function loadClient(config: Config, subject: string): Promise<Loaded> {
+  const mod = require('@googleapis/classroom') as typeof ClassroomModule;
+  const credentials = config.classroomIsLocal
+    ? standInAuth(config.classroomRootUrl, subject)
+    : await googleAuth(mod, subject);
+  const options: classroom_v1.Options = {
+    version: 'v1',
+    rootUrl: config.classroomRootUrl,
+  };
+  if (credentials) options.auth = credentials.auth;
+  return {api: mod.classroom(options), credentials};
 }

@@ -231,3 +231,10 @@ export function refuseCaller(c: string): string | undefined {
     return undefined;
   return `${JSON.stringify(c.slice(0, 64))} is neither an email address nor a numeric account id (no wildcards)`;
 }
+
+/** An admin to impersonate must be an email address. */
+export function refuseSubject(s: string): string | undefined {
+  return /^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(s)
+    ? undefined
+    : `CLASSROOM_SUBJECTS: ${JSON.stringify(s.slice(0, 64))} is not an email address`;
+}

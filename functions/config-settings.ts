@@ -13,6 +13,7 @@ import {
   Parser,
   refuseCaller,
   refuseSecret,
+  refuseSubject,
   text,
 } from './config-parsers';
 import {DEFAULT_RETRY_POLICY} from './retry';
@@ -72,6 +73,25 @@ export const SETTINGS = z.object({
     default: 'unset',
     description:
       'the Workspace user the service account impersonates through domain-wide delegation (see [Pointing at the real Classroom API](deployment.md#pointing-at-the-real-classroom-api))',
+  }),
+  classroomSubjects: setting({
+    variable: 'CLASSROOM_SUBJECTS',
+    parse: list(s => s.toLowerCase(), refuseSubject),
+    default: 'unset',
+    description:
+      "several admins to impersonate, separated by spaces: each has its own Classroom quota (20 queries per second), so the pool multiplies the rate up to the project's limit. Each call goes to an admin with quota left, and the audit records which. Set this or `CLASSROOM_SUBJECT`, not both",
+  }),
+  'pacer.subjectQps': setting({
+    variable: 'CLASSROOM_QPS',
+    parse: integer(19, 1, 1000, 'count'),
+    description:
+      'Classroom calls per second per impersonated admin, summed over every instance (Classroom allows 20: the default keeps a margin). The pacer coordinates instances through Firestore and halves the rate for a while after a 429',
+  }),
+  'pacer.projectQps': setting({
+    variable: 'CLASSROOM_PROJECT_QPS',
+    parse: integer(47, 1, 10_000, 'count'),
+    description:
+      'Classroom calls per second over all admins and instances (Classroom allows 50 per Cloud project); matters when `CLASSROOM_SUBJECTS` lists more admins than fit under it at `CLASSROOM_QPS`',
   }),
   classroomTimeoutMs: setting({
     variable: 'CLASSROOM_TIMEOUT_MS',

@@ -1,8 +1,9 @@
 // Configuration, parsed once from an injectable environment (tests pass their own; nothing reads process.env later).
 // What each variable means, accepts and defaults to is in functions/config-settings.ts; here are the rules across them.
 import type {CircuitSettings} from './circuit';
-import {isLocalStandIn} from './config-parsers';
+import {isLocalStandIn, refuseSubject} from './config-parsers';
 import {parsedSettings, SETTINGS} from './config-settings';
+import type {PacerRates} from './pacer/store';
 import type {RefusalAuditSettings} from './refusal-audit';
 import {DEFAULT_RETRY_POLICY, RetryPolicy} from './retry';
 
@@ -21,8 +22,15 @@ export interface Config {
   classroomRootUrl: string;
   /** True when the root is a plain-http loopback stand-in: no credentials are sent. */
   classroomIsLocal: boolean;
-  /** Workspace user impersonated through domain-wide delegation. */
+  /** CLASSROOM_SUBJECT as set (the one-admin form); `classroomSubjects` is what the gateway uses. */
   classroomSubject: string | undefined;
+  /**
+   * Workspace users impersonated through domain-wide delegation (CLASSROOM_SUBJECT or CLASSROOM_SUBJECTS), lower
+   * case; empty: the service account calls as itself.
+   */
+  classroomSubjects: string[];
+  /** The shared pacer's ceilings (functions/pacer/). */
+  pacer: PacerRates;
   /** Prefix for the `invitations` and `audit` collections (isolates tenants or test suites in one database). */
   collectionPrefix: string;
   /** How long a repeat waits for an in-flight first request before answering 409 ABORTED. */
@@ -94,6 +102,11 @@ export function parseConfig(
     classroomRootUrl: s.classroomRootUrl,
     classroomIsLocal: isLocalStandIn(new URL(s.classroomRootUrl)),
     classroomSubject: s.classroomSubject,
+    classroomSubjects: subjectsOf(s.classroomSubject, s.classroomSubjects),
+    pacer: {
+      subjectQps: s['pacer.subjectQps'],
+      projectQps: s['pacer.projectQps'],
+    },
     collectionPrefix: s.collectionPrefix,
     inflightWaitMs: s.inflightWaitMs,
     leaseMs: s.leaseMs,
@@ -131,4 +144,22 @@ export function parseConfig(
       ttlMs: s['refusalAudit.ttlMs'],
     },
   };
+}
+
+/** One admin (CLASSROOM_SUBJECT) or a pool (CLASSROOM_SUBJECTS), never both; each admin once. */
+function subjectsOf(one: string | undefined, pool: string[]): string[] {
+  if (one !== undefined && pool.length > 0)
+    throw new ConfigError(
+      'CLASSROOM_SUBJECT and CLASSROOM_SUBJECTS are both set: set CLASSROOM_SUBJECTS alone for a pool of admins, or CLASSROOM_SUBJECT alone for one',
+    );
+  const refused = one === undefined ? undefined : refuseSubject(one);
+  if (refused !== undefined)
+    throw new ConfigError(
+      refused.replace('CLASSROOM_SUBJECTS', 'CLASSROOM_SUBJECT'),
+    );
+  const subjects = one !== undefined ? [one.toLowerCase()] : pool;
+  const twice = subjects.find((s, i) => subjects.indexOf(s) !== i);
+  if (twice !== undefined)
+    throw new ConfigError(`CLASSROOM_SUBJECTS lists ${twice} twice`);
+  return subjects;
 }

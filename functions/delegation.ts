@@ -27,6 +27,17 @@ export interface Signer {
 
 const ASSERTION_LIFETIME_S = 3600;
 
+/** The token endpoint answered, and said no: the delegation itself is refused (a network failure is not this). */
+export class DelegationRefused extends Error {
+  constructor(
+    readonly httpStatus: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'DelegationRefused';
+  }
+}
+
 /**
  * An OAuth2Client whose access tokens act as `subject`. Tokens are minted on first use and refreshed shortly
  * before they expire; concurrent requests share one minting.
@@ -74,7 +85,8 @@ export function keylessDelegatedClient(
     };
     if (!res.ok || !body.access_token) {
       // e.g. unauthorized_client: the client id is not authorised for this scope in the Admin console.
-      throw new Error(
+      throw new DelegationRefused(
+        res.status,
         `delegated token refused: ${res.status} ${body.error ?? ''} ${body.error_description ?? ''}`.trim(),
       );
     }

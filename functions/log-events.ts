@@ -38,6 +38,42 @@ export function classroomCredentialsFailed(err: unknown): void {
   log('ERROR', 'could not set up credentials for Classroom', errorFields(err));
 }
 
+// The pacer and the subject pool
+
+export function subjectLeftRotation(
+  subject: string,
+  retryInSeconds: number,
+  err: unknown,
+): void {
+  log(
+    'ERROR',
+    'an impersonated admin left the rotation: its delegated token could not be obtained (domain-wide delegation revoked, the account suspended, or the scope not granted)',
+    {subject, retryInSeconds, ...errorFields(err)},
+  );
+}
+
+export function subjectBack(subject: string, outForMs: number): void {
+  log('INFO', 'an impersonated admin is back in the rotation', {
+    subject,
+    outForSeconds: Math.round(outForMs / 1000),
+  });
+}
+
+export function rateCut(subject: string, qps: number): void {
+  log(
+    'WARNING',
+    'Classroom answered 429: the pacer slowed this subject for every instance',
+    {
+      subject,
+      qps: Math.round(qps * 100) / 100,
+    },
+  );
+}
+
+export function rateCutFailed(err: unknown): void {
+  log('WARNING', 'could not record a rate cut after a 429', errorFields(err));
+}
+
 // The circuit breaker
 
 export function circuitOpened(fields: Record<string, unknown>): void {

@@ -1,6 +1,6 @@
 // Removing pending invitations: DELETE /v1/invitations/{id} and a webhook's tobedeleted enrollment. Only what
 // this gateway holds is removed; the ledger entries holding the invitation are released with it.
-import type {RequestContext} from './audit';
+import {CallTrace, RequestContext, subjectField} from './audit';
 import {
   Answer,
   empty,
@@ -87,8 +87,9 @@ export class Removals {
         pairKey: first.key,
       };
       const deadline = this.now() + this.config.requestDeadlineMs;
+      const via: CallTrace = {};
       const r = await withRetries(
-        timeoutMs => this.classroom.delete(id, {timeoutMs}),
+        o => this.classroom.delete(id, {...o, via}),
         retryOptions(this.config, deadline),
       );
       const e = failureOf(r);
@@ -102,6 +103,7 @@ export class Removals {
       return await decide(this.ledger, ctx, pair, answer, {
         invitationId: id,
         ...(e ? upstreamFields(e) : {}),
+        ...subjectField(via),
       });
     } catch (err) {
       logs.deleteFailed(ctx.requestId, err);
@@ -147,8 +149,9 @@ export class Removals {
         });
       const id = entry.invitation.id;
       const deadline = this.now() + this.config.requestDeadlineMs;
+      const via: CallTrace = {};
       const r = await withRetries(
-        timeoutMs => this.classroom.delete(id, {timeoutMs}),
+        o => this.classroom.delete(id, {...o, via}),
         retryOptions(this.config, deadline),
       );
       const e = failureOf(r);
@@ -158,12 +161,13 @@ export class Removals {
           ctx,
           pair,
           fromError(isRetryable(e) ? exhausted(e) : e, 'failed'),
-          {invitationId: id, ...upstreamFields(e)},
+          {invitationId: id, ...upstreamFields(e), ...subjectField(via)},
         );
       }
       await this.ledger.releaseInvitation(id);
       return decide(this.ledger, ctx, pair, empty('withdrawn'), {
         replacedInvitationId: id,
+        ...subjectField(via),
       });
     } catch (err) {
       logs.withdrawalFailed(ctx.requestId, err);

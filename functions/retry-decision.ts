@@ -2,7 +2,7 @@
 // own Classroom call (retried at once, inside the request's deadline), an HTTP caller and a webhook sender about
 // the answer they got (retried later; such answers are never stored for replay).
 import type {GoogleErrorObject} from './errors';
-import {isCircuitOpenError} from './circuit';
+import {isLocalRefusal} from './circuit';
 
 /**
  * `gateway`: retry the Classroom call now (AIP-194: 429 and 5xx, never ALREADY_EXISTS, FAILED_PRECONDITION,
@@ -44,8 +44,9 @@ export function shouldRetry(asker: RetryAsker, f: RetryFacts): boolean {
   switch (asker) {
     case 'gateway': {
       if (!f.error || f.error.message.startsWith(DAILY_QUOTA)) return false;
-      // The breaker already knows Classroom is down: a retry would only sleep and be refused again.
-      if (isCircuitOpenError({upstream: f.upstream ?? false, body: f.error}))
+      // The breaker already knows Classroom is down, or the pacer that the quota is taken past the deadline: a
+      // retry would only be refused again.
+      if (isLocalRefusal({upstream: f.upstream ?? false, body: f.error}))
         return false;
       return GATEWAY_RETRIES.has(f.error.status);
     }

@@ -69,12 +69,18 @@ export interface RetryOptions {
   toApiError: (e: unknown) => ApiError;
 }
 
+/** What one attempt is given: the time it may take, and the request's deadline (for the pacer's wait). */
+export interface AttemptOptions {
+  timeoutMs: number;
+  deadline: number;
+}
+
 /**
  * Runs `call` until it succeeds, fails for good, runs out of attempts, or the deadline comes.
  * `call` receives the time it may take (the smaller of its own cap and what is left of the deadline).
  */
 export async function withRetries<T>(
-  call: (timeoutMs: number) => Promise<T>,
+  call: (o: AttemptOptions) => Promise<T>,
   opts: RetryOptions,
 ): Promise<RetryResult<T>> {
   const policy = opts.policy ?? DEFAULT_RETRY_POLICY;
@@ -85,7 +91,10 @@ export async function withRetries<T>(
     if (left <= 0) return {attempts: attempt - 1, deadlineReached: true};
     try {
       return {
-        value: await call(Math.min(opts.callTimeoutMs, left)),
+        value: await call({
+          timeoutMs: Math.min(opts.callTimeoutMs, left),
+          deadline: opts.deadline,
+        }),
         attempts: attempt,
         deadlineReached: false,
       };

@@ -10,6 +10,10 @@ import {CallerVerifier, CertSource} from './http/caller';
 import {HttpInvitations} from './http/invitations';
 import {IdempotencyKeys} from './idempotency';
 import {Ledger, WEBHOOK_DELIVERIES_COLLECTION} from './ledger';
+import {PacedClassroom} from './pacer/paced-classroom';
+import {Pacer} from './pacer/pacer';
+import {PacerStore} from './pacer/store';
+import {SubjectPool} from './pacer/subjects';
 import {setRedactEmails} from './logs';
 import {RefusalAudit} from './refusal-audit';
 import {Removals} from './removal';
@@ -30,8 +34,9 @@ export interface Runtime {
   handler: Handler;
   db: Firestore;
   ledger: Ledger;
-  /** Classroom as the gateway calls it (with the circuit breaker when configured). */
+  /** Classroom as the gateway calls it: paced, behind the circuit breaker when configured. */
   classroom: ClassroomInvitations;
+  pacer: Pacer;
   flow: CreateFlow;
   /** Writes the refusal audit's last summaries. */
   close(): Promise<void>;
@@ -53,8 +58,18 @@ export function createRuntime(config: Config, deps: RuntimeDeps = {}): Runtime {
     config.ledgerTtlMs,
     now,
   );
+  // The breaker outside the pacer: while Classroom is down, calls are refused before they take any quota.
+  const pacer = new Pacer(
+    new PacerStore(db, config.collectionPrefix, config.pacer),
+    new SubjectPool(
+      config.classroomSubjects.length ? config.classroomSubjects : [''],
+    ),
+  );
   const classroom = withCircuitBreaker(
-    deps.classroom ?? createClassroomInvitations(config),
+    new PacedClassroom(
+      deps.classroom ?? createClassroomInvitations(config),
+      pacer,
+    ),
     config.circuit,
   );
   const keys = new IdempotencyKeys(
@@ -110,6 +125,7 @@ export function createRuntime(config: Config, deps: RuntimeDeps = {}): Runtime {
     db,
     ledger,
     classroom,
+    pacer,
     flow,
     async close() {
       await httpRefusals.close();

@@ -1,6 +1,6 @@
 // The Classroom side of the create flow, for a pair this request has reserved: create (or replace) the
 // invitation, reconcile an ALREADY_EXISTS, and record the outcome in the ledger; never invite twice.
-import type {AuditFields} from '../audit';
+import {AuditFields, CallTrace, subjectField} from '../audit';
 import {CreateAnswer, fromError, ok} from '../answers';
 import type {ClassroomInvitations, Invitation} from '../classroom';
 import type {Config} from '../config';
@@ -32,8 +32,9 @@ export class Forwarder {
     deadline: number,
     replaced?: Invitation,
   ): Promise<CreateAnswer> {
+    const via: CallTrace = {};
     const r = await withRetries(
-      timeoutMs => this.classroom.create(req, {timeoutMs}),
+      o => this.classroom.create(req, {...o, via}),
       retryOptions(this.config, deadline),
     );
     if (r.value) {
@@ -44,6 +45,7 @@ export class Forwarder {
         httpStatus: 200,
         invitationId: invitation.id,
         replacedInvitationId: replaced?.id,
+        ...subjectField(via),
       });
       return ok(invitation, outcome);
     }
@@ -58,10 +60,11 @@ export class Forwarder {
         outcome: 'failed',
         httpStatus: timeout.httpStatus,
         upstreamStatus: 'DEADLINE_EXCEEDED',
+        ...subjectField(via),
       });
       return fromError(timeout, 'failed');
     }
-    return this.giveUp(claim, e);
+    return this.giveUp(claim, e, via);
   }
 
   /** Deletes the pending invitation of another role, then creates the requested one: one decision. */
@@ -72,8 +75,9 @@ export class Forwarder {
     deadline: number,
   ): Promise<CreateAnswer> {
     const previous = old.invitation!;
+    const via: CallTrace = {};
     const del = await withRetries(
-      timeoutMs => this.classroom.delete(previous.id, {timeoutMs}),
+      o => this.classroom.delete(previous.id, {...o, via}),
       retryOptions(this.config, deadline),
     );
     const e = failureOf(del);
@@ -85,6 +89,7 @@ export class Forwarder {
         httpStatus: answer.httpStatus,
         invitationId: previous.id,
         ...upstreamFields(e),
+        ...subjectField(via),
       });
       return fromError(answer, 'failed');
     }
@@ -94,12 +99,17 @@ export class Forwarder {
   }
 
   /** Releases the pair and answers a failure: Classroom's own, or a retryable one after the retries ran out. */
-  private async giveUp(claim: Claim, e: ApiError): Promise<CreateAnswer> {
+  private async giveUp(
+    claim: Claim,
+    e: ApiError,
+    via: CallTrace,
+  ): Promise<CreateAnswer> {
     return this.releaseWith(
       claim,
       isRetryable(e) ? exhausted(e) : e,
       'failed',
       e,
+      via,
     );
   }
 
@@ -109,11 +119,13 @@ export class Forwarder {
     answer: ApiError,
     outcome: 'failed' | 'conflict',
     cause: ApiError = answer,
+    via: CallTrace = {},
   ): Promise<CreateAnswer> {
     await this.ledger.release(claim, {
       outcome,
       httpStatus: answer.httpStatus,
       ...upstreamFields(cause),
+      ...subjectField(via),
     });
     return fromError(answer, outcome);
   }
@@ -149,18 +161,24 @@ export class Forwarder {
     alreadyExistsErr: ApiError,
     deadline: number,
   ): Promise<CreateAnswer> {
+    const via: CallTrace = {};
     const r = await withRetries(
-      timeoutMs =>
-        this.classroom.findForPair(req.courseId, req.userId, {timeoutMs}),
+      o => this.classroom.findForPair(req.courseId, req.userId, {...o, via}),
       retryOptions(this.config, deadline),
     );
     if (r.error || (r.value === undefined && r.deadlineReached)) {
-      return this.giveUp(claim, r.error ?? deadlineExceeded());
+      return this.giveUp(claim, r.error ?? deadlineExceeded(), via);
     }
     const existing = r.value;
     if (!existing) {
       // Gone between the two calls (accepted or deleted): nothing to adopt; answer what Classroom said.
-      return this.releaseWith(claim, alreadyExistsErr, 'conflict');
+      return this.releaseWith(
+        claim,
+        alreadyExistsErr,
+        'conflict',
+        alreadyExistsErr,
+        via,
+      );
     }
     const origin = await this.originOf(claim, existing, req);
     if (existing.role === req.role) {
@@ -168,6 +186,7 @@ export class Forwarder {
         outcome: 'adopted',
         httpStatus: 200,
         invitationId: existing.id,
+        ...subjectField(via),
       });
       return ok(existing, 'adopted');
     }
@@ -176,6 +195,7 @@ export class Forwarder {
       httpStatus: alreadyExistsErr.httpStatus,
       invitationId: existing.id,
       ...upstreamFields(alreadyExistsErr),
+      ...subjectField(via),
     });
     return fromError(alreadyExistsErr, 'conflict');
   }

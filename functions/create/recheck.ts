@@ -23,7 +23,7 @@ export async function recheck(
 ): Promise<LedgerSnapshot | 'changed' | 'gone' | 'unknown'> {
   const id = snap.entry.invitation!.id;
   const r = await withRetries(
-    timeoutMs => classroom.get(id, {timeoutMs}),
+    o => classroom.get(id, o),
     retryOptions(config, deadline, 2),
   );
   if (r.value) {

@@ -17,6 +17,7 @@ import {
   AUDIT_COLLECTION,
   LEDGER_COLLECTION,
 } from '../../functions/ledger';
+import {PACER_RATES_COLLECTION} from '../../functions/pacer/store';
 import {createRuntime} from '../../functions/runtime';
 import {ClassroomStandIn} from '../../standin/server';
 import {newFirestore, PROJECT_ID, uniquePrefix} from './emulator';
@@ -31,6 +32,10 @@ export interface TestGateway {
   flow: CreateFlow;
   classroom: ClassroomInvitations;
   auditDocs(): Promise<Record<string, unknown>[]>;
+  /** The pacer's rate cuts (one per throttled subject), as stored. */
+  rateDocs(): Promise<Record<string, unknown>[]>;
+  /** Forgets the pacer's rate cuts: a test's 429 storm would otherwise slow the next test down for 20 s. */
+  resetPacer(): Promise<void>;
   ledgerDocs(): Promise<Record<string, unknown>[]>;
   close(): Promise<void>;
 }
@@ -78,6 +83,11 @@ export async function startTestGateway(
     flow: runtime.flow,
     classroom: runtime.classroom,
     auditDocs: () => docs(AUDIT_COLLECTION),
+    rateDocs: () => docs(PACER_RATES_COLLECTION),
+    async resetPacer() {
+      const rates = await db.collection(prefix + PACER_RATES_COLLECTION).get();
+      await Promise.all(rates.docs.map(d => d.ref.delete()));
+    },
     ledgerDocs: () => docs(LEDGER_COLLECTION),
     async close() {
       await runtime.close(); // the refusal audit's last summaries, before the client goes

@@ -57,8 +57,40 @@ describe('configuration', () => {
   it('reads the subject for domain-wide delegation', () => {
     expect(
       parseConfig({CLASSROOM_SUBJECT: ' admin@district.example '})
-        .classroomSubject,
-    ).toBe('admin@district.example');
+        .classroomSubjects,
+    ).toEqual(['admin@district.example']);
+  });
+  it('reads a pool of subjects, lower case, and refuses ambiguity', () => {
+    expect(
+      parseConfig({
+        CLASSROOM_SUBJECTS: 'Admin1@district.example  admin2@district.example',
+      }).classroomSubjects,
+    ).toEqual(['admin1@district.example', 'admin2@district.example']);
+    expect(parseConfig({}).classroomSubjects).toEqual([]);
+    expect(() =>
+      parseConfig({
+        CLASSROOM_SUBJECT: 'a@district.example',
+        CLASSROOM_SUBJECTS: 'b@district.example',
+      }),
+    ).toThrow(/CLASSROOM_SUBJECT and CLASSROOM_SUBJECTS are both set/);
+    expect(() =>
+      parseConfig({
+        CLASSROOM_SUBJECTS: 'a@district.example A@district.example',
+      }),
+    ).toThrow(/lists a@district.example twice/);
+    expect(() => parseConfig({CLASSROOM_SUBJECTS: 'not-an-email'})).toThrow(
+      /CLASSROOM_SUBJECTS: "not-an-email" is not an email address/,
+    );
+    expect(() => parseConfig({CLASSROOM_SUBJECT: 'admin'})).toThrow(
+      /CLASSROOM_SUBJECT: "admin" is not an email address/,
+    );
+  });
+  it('paces at a margin under the quota unless told otherwise', () => {
+    expect(parseConfig({}).pacer).toEqual({subjectQps: 19, projectQps: 47});
+    expect(
+      parseConfig({CLASSROOM_QPS: '10', CLASSROOM_PROJECT_QPS: '30'}).pacer,
+    ).toEqual({subjectQps: 10, projectQps: 30});
+    expect(() => parseConfig({CLASSROOM_QPS: '0'})).toThrow(/CLASSROOM_QPS/);
   });
 });
 

@@ -6,6 +6,7 @@ import {
   retryable,
 } from '../../functions/errors';
 import {
+  AttemptOptions,
   DEFAULT_RETRY_POLICY,
   isRetryable,
   RetryEnv,
@@ -54,7 +55,7 @@ const run = (
   env: RetryEnv,
   deadline = 60_000,
 ) =>
-  withRetries(fn, {
+  withRetries(o => fn(o.timeoutMs), {
     deadline,
     callTimeoutMs: 10_000,
     env,
@@ -158,7 +159,7 @@ describe('backoff', () => {
   it('never waits past the deadline, and gives each call only the time left', async () => {
     const env = fakeEnv();
     const timeouts: number[] = [];
-    const fn = jest.fn(async (t: number) => {
+    const fn = jest.fn(async ({timeoutMs: t}: AttemptOptions) => {
       timeouts.push(t);
       throw upstream(503, 'UNAVAILABLE');
     });
