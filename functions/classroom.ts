@@ -19,7 +19,6 @@ import {
   standInAuth,
   SubjectCredentialsError,
 } from './classroom-auth';
-import * as logs from './log-events';
 import type {InvitationRequest} from './validation';
 
 export {ROSTERS_SCOPE, SubjectCredentialsError} from './classroom-auth';
