@@ -113,11 +113,13 @@ export class Removals {
 
   /**
    * A tobedeleted enrollment: withdraws the pending invitation of that role for the pair, if this gateway created
-   * it. Nothing pending, a pending invitation of another role, or one made elsewhere is reported as skipped.
+   * it. Nothing pending, a pending invitation of another role, or one made elsewhere is reported as skipped. `until`:
+   * the delivery's deadline, when it comes before REQUEST_DEADLINE_MS.
    */
   async withdraw(
     req: InvitationRequest,
     ctx: RequestContext,
+    until = Infinity,
   ): Promise<RemovalAnswer> {
     const key = pairKey(req.courseId, req.userId);
     const pair = {...req, pairKey: key};
@@ -148,7 +150,10 @@ export class Removals {
           invitationId: entry.invitation.id,
         });
       const id = entry.invitation.id;
-      const deadline = this.now() + this.config.requestDeadlineMs;
+      const deadline = Math.min(
+        this.now() + this.config.requestDeadlineMs,
+        until,
+      );
       const via: CallTrace = {};
       const r = await withRetries(
         o => this.classroom.delete(id, {...o, via}),

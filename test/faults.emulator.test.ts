@@ -68,8 +68,9 @@ it('persistent 429: 429 RESOURCE_EXHAUSTED with Retry-After, and the pair is rel
   expect(t.standIn.calls.create).toBeGreaterThan(1);
   // The 429s slowed the pacer down for every instance (the cut is stored in Firestore).
   const [cut] = await t.rateDocs();
-  expect(cut).toMatchObject({_id: 'adc', ceilingQps: 19});
-  expect(cut!.qps).toBeLessThanOrEqual(19 / 2);
+  const ceiling = t.config.pacer.subjectQps;
+  expect(cut).toMatchObject({_id: 'adc', ceilingQps: ceiling});
+  expect(cut!.qps).toBeLessThanOrEqual(ceiling / 2);
   expect(await ledgerOf(body.userId)).toHaveLength(0);
   t.standIn.reset();
   await post(body).expect(200);

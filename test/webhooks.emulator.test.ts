@@ -273,9 +273,19 @@ describe('payload', () => {
     const many = Array.from({length: 1000}, (_, i) =>
       enrollment({role: i % 10 === 0 ? 'student' : 'proctor'}),
     );
-    const res = await deliver(event(many)).expect(200);
+    // More than fits in this suite's 1.5 s deadline: each answer settles a part, the redeliveries the rest.
+    const id = `msg_${randomUUID()}`;
+    const body = JSON.stringify(event(many));
+    let res = await deliver(null, {id, body});
+    for (let tries = 1; res.status !== 200 && tries < 20; tries++) {
+      expect([429, 503]).toContain(res.status);
+      expect(res.body.results).toHaveLength(1000);
+      res = await deliver(null, {id, body, at: new Date()});
+    }
+    expect(res.status).toBe(200);
     expect(res.body.results).toHaveLength(1000);
     expect(t.standIn.calls.create).toBe(100);
+    expect(t.standIn.invitations.size).toBe(100);
   });
 });
 

@@ -21,6 +21,8 @@ export interface CreateOptions {
   replace?: boolean;
   /** ?validateOnly=true (AIP-163): check everything, change nothing, call no one. */
   validateOnly?: boolean;
+  /** An earlier end than REQUEST_DEADLINE_MS from now (epoch ms): a webhook delivery's, shared by its enrollments. */
+  deadline?: number;
 }
 
 // Reads while waiting for an in-flight first request: quick at first, then gentler on Firestore.
@@ -136,7 +138,10 @@ export class CreateFlow {
     const key = pairKey(req.courseId, req.userId);
     const pair = {...req, pairKey: key};
     const started = this.now();
-    const deadline = started + this.config.requestDeadlineMs;
+    const deadline = Math.min(
+      started + this.config.requestDeadlineMs,
+      opts.deadline ?? Infinity,
+    );
     const waitUntil = Math.min(started + this.config.inflightWaitMs, deadline);
     const pending = auditEvent(ctx, pair, {outcome: 'pending', httpStatus: 0});
 

@@ -14,7 +14,7 @@ import type {RateCut} from './rate';
 export const QUOTA_BACKLOG_REASON = 'CLASSROOM_QUOTA_BACKLOG';
 export const NO_SUBJECT_REASON = 'NO_CLASSROOM_SUBJECT';
 
-/** A position that comes later than now is worth waiting for only if the call then has this long to run. */
+/** A position that comes later than now is worth waiting for only if the call then has this long to run (see latestStart). */
 export const CALL_RESERVE_MS = 1000;
 /** Positions per lease at most (about two seconds at the default rate). */
 const MAX_LEASE = 40;
@@ -96,7 +96,7 @@ export class Pacer {
         const now = this.now();
         const latest = Math.max(
           now,
-          Math.max(...this.waiters.map(w => w.deadline)) - CALL_RESERVE_MS,
+          ...this.waiters.map(w => latestStart(w.deadline, now)),
         );
         const first = Math.max(
           slotOf(now),
@@ -156,7 +156,7 @@ export class Pacer {
         w.reject(backlog(g.at - now));
       } else if (
         backlogEnd !== undefined &&
-        backlogEnd + CALL_RESERVE_MS > w.deadline
+        backlogEnd > latestStart(w.deadline, now)
       ) {
         w.reject(backlog(backlogEnd - now));
       } else {
@@ -173,8 +173,16 @@ export class Pacer {
   }
 }
 
+/**
+ * The latest a call may start and still have time to run: a second before the deadline, or halfway there when
+ * less than two seconds are left (a short wait for the next position is still worth it).
+ */
+export function latestStart(deadline: number, now: number): number {
+  return deadline - Math.min(CALL_RESERVE_MS, Math.max(0, deadline - now) / 2);
+}
+
 function usable(g: Grant, deadline: number, now: number): boolean {
-  return g.at <= now ? now < deadline : g.at + CALL_RESERVE_MS <= deadline;
+  return g.at <= now ? now < deadline : g.at <= latestStart(deadline, now);
 }
 
 /** 429 RESOURCE_EXHAUSTED, as Classroom words a quota refusal, with the time until the quota frees up. */

@@ -1,14 +1,16 @@
 // Runs the enrollments of one verified delivery: each through the same create flow, withdrawal and audit as
 // /v1/invitations, pairs concurrently (WEBHOOK_CONCURRENCY) and one pair's enrollments in delivery order, then
-// one answer: 200 with a result per enrollment, or 429/503 when some should be redelivered.
+// one answer within the request deadline: 200 with a result per enrollment, or 429/503 for what is left.
 import type {AuditEvent, RequestContext} from '../audit';
 import {auditEvent} from '../audit';
 import type {Config} from '../config';
 import type {Answer, ItemResult} from '../answers';
 import type {CreateFlow} from '../create/flow';
-import {retryable} from '../errors';
+import {isLocalRefusal} from '../circuit';
+import {GoogleErrorObject, retryable} from '../errors';
 import type {Ledger} from '../ledger';
 import {pairKey} from '../ledger';
+import {CALL_RESERVE_MS} from '../pacer/pacer';
 import type {Removals} from '../removal';
 import {shouldRetry} from '../retry-decision';
 import {
@@ -46,18 +48,34 @@ function counts(results: ItemResult[]): Record<string, number> {
   return c;
 }
 
+/** Passes over a delivery's enrollments at most: the first, then retries of what failed for a passing reason. */
+const MAX_PASSES = 3;
+
+/** What one enrollment came to, and how long its error asks to wait before a redelivery. */
+interface Done {
+  result: ItemResult;
+  retryAfterS?: number;
+}
+
 export class DeliveryRunner {
   constructor(
     private readonly config: Config,
     private readonly flow: CreateFlow,
     private readonly removals: Removals,
     private readonly ledger: Ledger,
+    private readonly now: () => number = Date.now,
   ) {}
 
+  /**
+   * Runs a delivery within REQUEST_DEADLINE_MS of its arrival: every enrollment shares that deadline (so the pacer
+   * lets each wait for quota as long as the delivery can), failures that may pass are retried inside it, and what
+   * is left when it comes is answered for redelivery.
+   */
   async run(
     event: EnrollmentEvent,
     ctx: RequestContext,
   ): Promise<WebhookAnswer> {
+    const deadline = this.now() + this.config.requestDeadlineMs;
     const enrollments = event.data.enrollments;
     const mappings = enrollments.map(e =>
       mapEnrollment(e, this.config.courseAliasPrefix),
@@ -65,33 +83,47 @@ export class DeliveryRunner {
     // Enrollments of one pair run one after another, so that the delivery's order decides, not a race.
     const plan = planDelivery(mappings);
     const skipped: AuditEvent[] = [];
-    const results = new Array<ItemResult>(enrollments.length);
-    await forEachLimited(
-      plan.groups,
-      this.config.webhookConcurrency,
-      async group => {
-        for (const i of group) {
-          const itemCtx: RequestContext = {
-            ...ctx,
-            requestId: `${ctx.requestId}.${i}`,
-          };
-          const later = plan.supersededBy.get(i);
-          const reason =
-            later === undefined
-              ? undefined
-              : `superseded by enrollment ${enrollments[later]!.sourcedId} later in this delivery`;
-          results[i] = await this.processOne(
-            enrollments[i]!,
-            mappings[i]!,
-            itemCtx,
-            reason,
-            skipped,
-          );
-        }
-      },
-    );
+    const done = new Array<Done | undefined>(enrollments.length);
+    let groups = plan.groups;
+    for (let pass = 1; groups.length > 0; pass++) {
+      await forEachLimited(
+        groups,
+        this.config.webhookConcurrency,
+        async group => {
+          for (const i of group) {
+            const later = plan.supersededBy.get(i);
+            // Past the deadline only what needs no call is settled (a skip); the rest waits for the redelivery.
+            const needsCall =
+              mappings[i]!.kind !== 'skip' && later === undefined;
+            if (needsCall && this.now() >= deadline) return;
+            const itemCtx: RequestContext = {
+              ...ctx,
+              requestId: `${ctx.requestId}.${i}${pass > 1 ? `.${pass}` : ''}`,
+            };
+            const reason =
+              later === undefined
+                ? undefined
+                : `superseded by enrollment ${enrollments[later]!.sourcedId} later in this delivery`;
+            done[i] = await this.processOne(
+              enrollments[i]!,
+              mappings[i]!,
+              itemCtx,
+              reason,
+              skipped,
+              deadline,
+            );
+          }
+        },
+      );
+      if (pass >= MAX_PASSES || this.now() >= deadline - CALL_RESERVE_MS) break;
+      groups = groups
+        .map(g => g.filter(i => worthRetrying(done[i])))
+        .filter(g => g.length > 0);
+    }
     await this.ledger.appendAuditMany(skipped);
-    return this.summarize(results);
+    return this.summarize(
+      enrollments.map((e, i) => done[i] ?? notStarted(e.sourcedId)),
+    );
   }
 
   /** One enrollment; `supersededReason` when a later one of the same delivery decides its pair. */
@@ -101,7 +133,8 @@ export class DeliveryRunner {
     itemCtx: RequestContext,
     supersededReason: string | undefined,
     skipped: AuditEvent[],
-  ): Promise<ItemResult> {
+    deadline: number,
+  ): Promise<Done> {
     if (mapping.kind === 'skip' || supersededReason) {
       const reason =
         mapping.kind === 'skip' ? mapping.reason : supersededReason!;
@@ -122,44 +155,45 @@ export class DeliveryRunner {
           reason,
         }),
       );
-      return {sourcedId: enrollment.sourcedId, outcome: 'skipped', reason};
+      return {
+        result: {sourcedId: enrollment.sourcedId, outcome: 'skipped', reason},
+      };
     }
     const a =
       mapping.kind === 'withdraw'
-        ? await this.removals.withdraw(mapping.invitation, itemCtx)
+        ? await this.removals.withdraw(mapping.invitation, itemCtx, deadline)
         : // A changed role for a pending invitation is the SIS's intent: replace it.
-          await this.flow.create(mapping.invitation, itemCtx, {replace: true});
+          await this.flow.create(mapping.invitation, itemCtx, {
+            replace: true,
+            deadline,
+          });
+    const sourcedId = enrollment.sourcedId;
     switch (a.kind) {
-      case 'error':
+      case 'error': {
+        const after = Number(a.headers['Retry-After']);
         return {
-          sourcedId: enrollment.sourcedId,
-          outcome: a.outcome,
-          error: a.body.error,
+          result: {sourcedId, outcome: a.outcome, error: a.body.error},
+          retryAfterS: Number.isFinite(after) ? after : undefined,
         };
+      }
       case 'skipped':
         return {
-          sourcedId: enrollment.sourcedId,
-          outcome: 'skipped',
-          reason: a.body.reason,
+          result: {sourcedId, outcome: 'skipped', reason: a.body.reason},
         };
       case 'empty':
-        return {sourcedId: enrollment.sourcedId, outcome: 'withdrawn'};
+        return {result: {sourcedId, outcome: 'withdrawn'}};
       case 'invitation':
-        return {
-          sourcedId: enrollment.sourcedId,
-          outcome: a.outcome,
-          invitation: a.body,
-        };
+        return {result: {sourcedId, outcome: a.outcome, invitation: a.body}};
     }
   }
 
-  /** 200 with every result, or 429/503 + Retry-After when any item should be tried again later. */
-  private summarize(results: ItemResult[]): WebhookAnswer {
-    const pending = results.filter(
-      r =>
-        r.error &&
-        shouldRetry('sender', {httpStatus: r.error.code, error: r.error}),
-    );
+  /**
+   * 200 with every result, or 429/503 when some enrollments should be redelivered: 429 when quota held any back,
+   * with a Retry-After from the longest wait they were told (the pacer's backlog), at least a second.
+   */
+  private summarize(done: Done[]): WebhookAnswer {
+    const results = done.map(d => d.result);
+    const pending = done.filter(d => pendingError(d) !== undefined);
     const details = {enrollments: results.length, outcomes: counts(results)};
     if (pending.length === 0)
       return {
@@ -171,9 +205,9 @@ export class DeliveryRunner {
         details,
       };
     const throttled = pending.some(
-      r => r.error!.status === 'RESOURCE_EXHAUSTED',
+      d => pendingError(d)!.status === 'RESOURCE_EXHAUSTED',
     );
-    const retryAfterS = throttled ? 30 : 5;
+    const retryAfterS = Math.max(1, ...pending.map(d => d.retryAfterS ?? 1));
     const e = retryable(
       throttled ? 'RESOURCE_EXHAUSTED' : 'UNAVAILABLE',
       `${pending.length} of ${results.length} enrollments could not be completed now; redeliver this event. Completed ones will be answered from the ledger.`,
@@ -190,4 +224,39 @@ export class DeliveryRunner {
       details,
     };
   }
+}
+
+/** The error of an enrollment the sender should redeliver, if it is one. */
+function pendingError(d: Done | undefined): GoogleErrorObject | undefined {
+  const error = d?.result.error;
+  return error && shouldRetry('sender', {httpStatus: error.code, error})
+    ? error
+    : undefined;
+}
+
+/**
+ * Tried again inside the delivery: a failure that may pass (Classroom's 429 or 5xx after the request's own
+ * retries, a pair in flight elsewhere), not the pacer's refusal, which already looked as far as the deadline.
+ */
+function worthRetrying(d: Done | undefined): boolean {
+  const error = pendingError(d);
+  return (
+    error !== undefined &&
+    // Classroom's errors never carry the gateway's own ErrorInfo, so judging the body alone is safe.
+    !isLocalRefusal({upstream: false, body: error})
+  );
+}
+
+/** An enrollment the delivery's deadline came before: the sender redelivers it. */
+function notStarted(sourcedId: string): Done {
+  const e = retryable(
+    'DEADLINE_EXCEEDED',
+    "Not started: the delivery's deadline came first. Redeliver this event.",
+    1,
+    'DELIVERY_DEADLINE',
+  );
+  return {
+    result: {sourcedId, outcome: 'not_started', error: e.body},
+    retryAfterS: 1,
+  };
 }

@@ -56,6 +56,8 @@ export async function startTestGateway(
     CLASSROOM_ROOT_URL: standInUrl,
     COLLECTION_PREFIX: prefix,
     INFLIGHT_WAIT_MS: '3000',
+    // The stand-in has no quota unless a test gives it one; those tests set the rate they pace at.
+    CLASSROOM_QPS: '1000',
     ...env,
   });
   const db = newFirestore();
