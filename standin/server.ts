@@ -1,20 +1,13 @@
 // A local stand-in for Classroom's invitations API, served over real HTTP at its root (/v1/invitations),
 // as the official client calls it. Used by `npm start` and the tests; never deployed.
-// Semantics follow the reference: one invitation per (user, course); create, get, list (by user and/or
-// course, paged), delete. Tests steer it through /__standin/* (faults, latency, call counts).
-import {randomBytes} from 'node:crypto';
+// This file routes; the invitations themselves live in invitations.ts. Tests steer it through /__standin/*
+// (faults, latency, call counts).
 import {createServer, IncomingMessage, Server, ServerResponse} from 'node:http';
 import type {AddressInfo} from 'node:net';
-import {reservedErrorFor, ReservedError, STANDIN_ERRORS} from './reserved';
+import {googleError, readBody, send} from './http';
+import {InvitationStore, StandInMethod, StoredInvitation} from './invitations';
 
-export type StandInMethod = 'create' | 'list' | 'get' | 'delete';
-
-export interface StoredInvitation {
-  id: string;
-  userId: string;
-  courseId: string;
-  role: string;
-}
+export type {StandInMethod, StoredInvitation} from './invitations';
 
 /** An injected fault: the next `count` calls of `method` get `status` (or hang, or are delayed). */
 export interface Fault {
@@ -32,47 +25,9 @@ export interface Fault {
   retryAfterSeconds?: number;
 }
 
-const ROLES = new Set(['STUDENT', 'TEACHER', 'OWNER']);
-const NUMERIC = /^[0-9]+$/;
-const EMAIL = /^[^@\s]+@[^@\s]+$/;
-const ALIAS = /^[dp]:\S{1,254}$/;
-
-function googleError(
-  res: ServerResponse,
-  e: ReservedError,
-  headers: Record<string, string> = {},
-): void {
-  send(
-    res,
-    e.httpStatus,
-    {error: {code: e.httpStatus, message: e.message, status: e.status}},
-    headers,
-  );
-}
-
-function send(
-  res: ServerResponse,
-  status: number,
-  body: unknown,
-  headers: Record<string, string> = {},
-): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, {
-    'Content-Type': 'application/json; charset=UTF-8',
-    'Content-Length': Buffer.byteLength(text),
-    ...headers,
-  });
-  res.end(text);
-}
-
-const invalid = (message: string): ReservedError => ({
-  httpStatus: 400,
-  status: 'INVALID_ARGUMENT',
-  message,
-});
-
 export class ClassroomStandIn {
-  readonly invitations = new Map<string, StoredInvitation>();
+  private readonly store = new InvitationStore();
+  readonly invitations = this.store.invitations;
   readonly calls: Record<StandInMethod, number> = {
     create: 0,
     list: 0,
@@ -82,10 +37,6 @@ export class ClassroomStandIn {
   /** Latency added to every call, in ms. */
   latencyMs = 0;
   private faults: Fault[] = [];
-  private readonly userIds = new Map<string, string>(); // email -> numeric id
-  private readonly courseIds = new Map<string, string>(); // alias -> numeric id
-  private nextUser = 100000000000000000001n;
-  private nextCourse = 700000000001n;
   private server: Server | undefined;
   private readonly hanging = new Set<ServerResponse>();
 
@@ -133,39 +84,7 @@ export class ClassroomStandIn {
     courseId: string;
     role: string;
   }): StoredInvitation {
-    const stored = {
-      id: this.newId(),
-      userId: this.resolveUser(invitation.userId),
-      courseId: this.resolveCourse(invitation.courseId),
-      role: invitation.role,
-    };
-    this.invitations.set(stored.id, stored);
-    return stored;
-  }
-
-  private newId(): string {
-    return randomBytes(9).toString('base64url').replace(/[-_]/g, 'x');
-  }
-
-  private resolveUser(userId: string): string {
-    if (NUMERIC.test(userId)) return userId;
-    const email = userId.toLowerCase();
-    let id = this.userIds.get(email);
-    if (!id) {
-      id = String(this.nextUser++);
-      this.userIds.set(email, id);
-    }
-    return id;
-  }
-
-  private resolveCourse(courseId: string): string {
-    if (NUMERIC.test(courseId)) return courseId;
-    let id = this.courseIds.get(courseId);
-    if (!id) {
-      id = String(this.nextCourse++);
-      this.courseIds.set(courseId, id);
-    }
-    return id;
+    return this.store.seed(invitation);
   }
 
   private takeFault(method: StandInMethod): Fault | undefined {
@@ -220,7 +139,7 @@ export class ClassroomStandIn {
       }
       if (delay > 0) await new Promise(r => setTimeout(r, delay));
       if (fault?.httpStatus) {
-        if (fault.thenSucceed) this.perform(method, id, url, body, undefined);
+        if (fault.thenSucceed) this.store.perform(method, id, url, body);
         const headers: Record<string, string> = fault.retryAfterSeconds
           ? {'Retry-After': String(fault.retryAfterSeconds)}
           : {};
@@ -234,7 +153,9 @@ export class ClassroomStandIn {
           headers,
         );
       }
-      this.perform(method, id, url, body, res);
+      const outcome = this.store.perform(method, id, url, body);
+      if ('error' in outcome) return googleError(res, outcome.error);
+      send(res, 200, outcome.body);
     } catch (err) {
       send(res, 500, {
         error: {
@@ -243,93 +164,6 @@ export class ClassroomStandIn {
           status: 'INTERNAL',
         },
       });
-    }
-  }
-
-  /** Executes one API call; answers on `res` when given. */
-  private perform(
-    method: StandInMethod,
-    id: string | undefined,
-    url: URL,
-    body: string,
-    res: ServerResponse | undefined,
-  ): void {
-    const answer = (status: number, payload: unknown) =>
-      res && send(res, status, payload);
-    const fail = (e: ReservedError) => res && googleError(res, e);
-    switch (method) {
-      case 'create': {
-        let inv: Record<string, unknown>;
-        try {
-          inv = JSON.parse(body || '{}') as Record<string, unknown>;
-        } catch {
-          return fail(invalid('Invalid JSON payload received.'));
-        }
-        const {userId, courseId, role} = inv;
-        if (
-          typeof userId !== 'string' ||
-          !(NUMERIC.test(userId) || EMAIL.test(userId))
-        )
-          return fail(invalid('Invalid userId.'));
-        if (
-          typeof courseId !== 'string' ||
-          !(NUMERIC.test(courseId) || ALIAS.test(courseId))
-        )
-          return fail(invalid('Invalid courseId.'));
-        if (typeof role !== 'string' || !ROLES.has(role))
-          return fail(invalid('Invalid role.'));
-        if (inv.id !== undefined)
-          return fail(invalid('Invitation id is read-only.'));
-        const reserved = reservedErrorFor({userId, courseId, role});
-        if (reserved) return fail(reserved);
-        const u = this.resolveUser(userId);
-        const c = this.resolveCourse(courseId);
-        for (const existing of this.invitations.values()) {
-          if (existing.userId === u && existing.courseId === c)
-            return fail(STANDIN_ERRORS.alreadyExists);
-        }
-        const stored = {id: this.newId(), userId: u, courseId: c, role};
-        this.invitations.set(stored.id, stored);
-        return answer(200, stored);
-      }
-      case 'get': {
-        const inv = this.invitations.get(id!);
-        return inv ? answer(200, inv) : fail(STANDIN_ERRORS.notFound);
-      }
-      case 'delete': {
-        if (!this.invitations.delete(id!)) return fail(STANDIN_ERRORS.notFound);
-        return answer(200, {});
-      }
-      case 'list': {
-        const userId = url.searchParams.get('userId') ?? '';
-        const courseId = url.searchParams.get('courseId') ?? '';
-        if (!userId && !courseId)
-          return fail(
-            invalid('At least one of userId or courseId must be specified.'),
-          );
-        const u = userId ? this.resolveUser(userId) : undefined;
-        const c = courseId ? this.resolveCourse(courseId) : undefined;
-        const all = [...this.invitations.values()].filter(
-          i => (!u || i.userId === u) && (!c || i.courseId === c),
-        );
-        const pageSize = Number(url.searchParams.get('pageSize') || 0) || 500;
-        const offset = Number(
-          Buffer.from(
-            url.searchParams.get('pageToken') ?? '',
-            'base64url',
-          ).toString() || 0,
-        );
-        const page = all.slice(offset, offset + pageSize);
-        const next =
-          offset + pageSize < all.length
-            ? Buffer.from(String(offset + pageSize)).toString('base64url')
-            : undefined;
-        // Like Google APIs, empty lists and absent tokens are omitted.
-        return answer(200, {
-          ...(page.length ? {invitations: page} : {}),
-          ...(next ? {nextPageToken: next} : {}),
-        });
-      }
     }
   }
 
@@ -367,13 +201,4 @@ export class ClassroomStandIn {
       },
     });
   }
-}
-
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
 }
