@@ -1,29 +1,34 @@
 // A local stand-in for Classroom's invitations API, served over real HTTP at its root (/v1/invitations),
 // as the official client calls it. Used by `npm start` and the tests; never deployed.
-// This file routes; the invitations themselves live in invitations.ts. Tests steer it through /__standin/*
-// (faults, latency, call counts).
+// This file routes: invitations live in invitations.ts, the token endpoints and subjects in auth.ts, the optional
+// quota and per-second counts in quota.ts. Tests steer it through /__standin/* (faults, latency, quota, counts).
 import {createServer, IncomingMessage, Server, ServerResponse} from 'node:http';
 import type {AddressInfo} from 'node:net';
-import {googleError, readBody, send} from './http';
+import {
+  Delegation,
+  Exchanges,
+  SIGN_JWT_PATH,
+  TOKEN_PATH,
+  TokenAnswer,
+  UNAUTHENTICATED,
+} from './auth';
+import {decodePathPart, googleError, invalid, readBody, send} from './http';
 import {InvitationStore, StandInMethod, StoredInvitation} from './invitations';
+import {control} from './control';
+import {Fault, faultAnswer, Faults} from './faults';
+import {
+  parseQuota,
+  Quota,
+  QuotaBuckets,
+  quotaExceeded,
+  Rate,
+  RateCounter,
+} from './quota';
 
 export type {StandInMethod, StoredInvitation} from './invitations';
-
-/** An injected fault: the next `count` calls of `method` get `status` (or hang, or are delayed). */
-export interface Fault {
-  method: StandInMethod;
-  count?: number;
-  httpStatus?: number;
-  status?: string;
-  message?: string;
-  /** Delay before answering, in ms (applies to the faulted calls). */
-  latencyMs?: number;
-  /** Never answer (the client's deadline decides). */
-  hang?: boolean;
-  /** With a fault status: also perform the call (e.g. a create that succeeds but whose answer is lost). */
-  thenSucceed?: boolean;
-  retryAfterSeconds?: number;
-}
+export type {Quota, Rate} from './quota';
+export type {Exchanges} from './auth';
+export type {Fault} from './faults';
 
 export class ClassroomStandIn {
   private readonly store = new InvitationStore();
@@ -36,7 +41,10 @@ export class ClassroomStandIn {
   };
   /** Latency added to every call, in ms. */
   latencyMs = 0;
-  private faults: Fault[] = [];
+  private readonly faults = new Faults();
+  private readonly delegation = new Delegation();
+  private buckets: QuotaBuckets | undefined;
+  private readonly counter = new RateCounter();
   private server: Server | undefined;
   private readonly hanging = new Set<ServerResponse>();
 
@@ -68,14 +76,56 @@ export class ClassroomStandIn {
 
   reset(): void {
     this.invitations.clear();
-    this.faults = [];
+    this.faults.clear();
     this.latencyMs = 0;
     for (const k of Object.keys(this.calls) as StandInMethod[])
       this.calls[k] = 0;
+    this.delegation.reset();
+    this.counter.clear();
+    // The quota setting survives a reset (a test sets it once in beforeAll); its buckets start full again.
+    if (this.buckets) this.buckets = new QuotaBuckets(this.buckets.quota);
+  }
+
+  /** Turns the quota on (buckets start full) or, with undefined, off. Throws on a non-positive rate. */
+  setQuota(quota: Quota | undefined): void {
+    const parsed = parseQuota(quota);
+    this.buckets = parsed && new QuotaBuckets(parsed);
+  }
+
+  get quota(): Quota | undefined {
+    return this.buckets?.quota;
+  }
+
+  /** Token exchanges for this subject are refused from now on; tokens already minted keep working. */
+  revokeSubject(subject: string): void {
+    this.delegation.revoke(subject);
+  }
+
+  restoreSubject(subject: string): void {
+    this.delegation.restore(subject);
+  }
+
+  revokedSubjects(): string[] {
+    return this.delegation.revokedSubjects();
+  }
+
+  /** Token exchanges per subject (refused ones included, and counted apart). */
+  tokenExchanges(): Record<string, Exchanges> {
+    return this.delegation.exchanges();
+  }
+
+  /** Classroom calls accepted and throttled, per whole second and per subject, as the stand-in saw them. */
+  rate(): Rate {
+    return this.counter.rate();
+  }
+
+  /** The most Classroom calls accepted in one whole second, for `subject` or over all subjects. */
+  peakPerSecond(subject?: string): number {
+    return this.counter.peakPerSecond(subject);
   }
 
   injectFault(fault: Fault): void {
-    this.faults.push({count: 1, ...fault});
+    this.faults.inject(fault);
   }
 
   /** Puts an invitation in place as if another tool had created it (not counted as a create call). */
@@ -87,15 +137,6 @@ export class ClassroomStandIn {
     return this.store.seed(invitation);
   }
 
-  private takeFault(method: StandInMethod): Fault | undefined {
-    const i = this.faults.findIndex(f => f.method === method);
-    if (i < 0) return undefined;
-    const f = this.faults[i]!;
-    f.count = (f.count ?? 1) - 1;
-    if (f.count <= 0) this.faults.splice(i, 1);
-    return f;
-  }
-
   private async route(
     req: IncomingMessage,
     res: ServerResponse,
@@ -104,7 +145,15 @@ export class ClassroomStandIn {
       const url = new URL(req.url ?? '/', 'http://standin');
       const body = await readBody(req);
       if (url.pathname.startsWith('/__standin/'))
-        return this.control(req.method ?? 'GET', url.pathname, body, res);
+        return control(this, req.method ?? 'GET', url.pathname, body, res);
+      const signJwt = SIGN_JWT_PATH.exec(url.pathname);
+      if (req.method === 'POST' && signJwt)
+        return answer(
+          res,
+          this.delegation.signJwt(decodePathPart(signJwt[1]!), body),
+        );
+      if (req.method === 'POST' && url.pathname === TOKEN_PATH)
+        return answer(res, this.delegation.token(body));
       const m = /^\/v1\/invitations(?:\/([^/:]+))?$/.exec(url.pathname);
       if (!m)
         return googleError(res, {
@@ -112,7 +161,9 @@ export class ClassroomStandIn {
           status: 'NOT_FOUND',
           message: `Method not found: ${url.pathname}`,
         });
-      const id = m[1] ? decodeURIComponent(m[1]) : undefined;
+      const id = m[1] ? decodePathPart(m[1]) : undefined;
+      if (m[1] && id === undefined)
+        return googleError(res, invalid('Invalid invitation id.'));
       const method: StandInMethod | undefined =
         req.method === 'POST' && !id
           ? 'create'
@@ -130,7 +181,13 @@ export class ClassroomStandIn {
           message: 'Method not found.',
         });
       this.calls[method]++;
-      const fault = this.takeFault(method);
+      // Authentication, then quota, as Google orders them; both before any fault or latency.
+      const subject = this.delegation.subjectOf(req.headers.authorization);
+      if (subject === undefined) return googleError(res, UNAUTHENTICATED);
+      const refusedBy = this.buckets?.take(subject);
+      this.counter.record(subject, !refusedBy);
+      if (refusedBy) return googleError(res, quotaExceeded(refusedBy));
+      const fault = this.faults.take(method);
       const delay = (fault?.latencyMs ?? 0) + this.latencyMs;
       if (fault?.hang) {
         this.hanging.add(res);
@@ -138,20 +195,11 @@ export class ClassroomStandIn {
         return;
       }
       if (delay > 0) await new Promise(r => setTimeout(r, delay));
-      if (fault?.httpStatus) {
+      const httpStatus = fault?.httpStatus;
+      if (fault && httpStatus) {
         if (fault.thenSucceed) this.store.perform(method, id, url, body);
-        const headers: Record<string, string> = fault.retryAfterSeconds
-          ? {'Retry-After': String(fault.retryAfterSeconds)}
-          : {};
-        return googleError(
-          res,
-          {
-            httpStatus: fault.httpStatus,
-            status: fault.status ?? 'UNAVAILABLE',
-            message: fault.message ?? 'The service is currently unavailable.',
-          },
-          headers,
-        );
+        const [error, headers] = faultAnswer({...fault, httpStatus});
+        return googleError(res, error, headers);
       }
       const outcome = this.store.perform(method, id, url, body);
       if ('error' in outcome) return googleError(res, outcome.error);
@@ -166,39 +214,8 @@ export class ClassroomStandIn {
       });
     }
   }
+}
 
-  private control(
-    method: string,
-    path: string,
-    body: string,
-    res: ServerResponse,
-  ): void {
-    if (path === '/__standin/calls' && method === 'GET')
-      return send(res, 200, this.calls);
-    if (path === '/__standin/invitations' && method === 'GET')
-      return send(res, 200, [...this.invitations.values()]);
-    if (path === '/__standin/reset' && method === 'POST') {
-      this.reset();
-      return send(res, 200, {});
-    }
-    if (path === '/__standin/faults' && method === 'POST') {
-      this.injectFault(JSON.parse(body) as Fault);
-      return send(res, 200, {});
-    }
-    if (path === '/__standin/latency' && method === 'POST') {
-      this.latencyMs =
-        Number((JSON.parse(body) as {latencyMs?: unknown}).latencyMs) || 0;
-      return send(res, 200, {});
-    }
-    if (path === '/__standin/seed' && method === 'POST') {
-      return send(res, 200, this.seed(JSON.parse(body) as StoredInvitation));
-    }
-    send(res, 404, {
-      error: {
-        code: 404,
-        message: 'unknown control endpoint',
-        status: 'NOT_FOUND',
-      },
-    });
-  }
+function answer(res: ServerResponse, a: TokenAnswer): void {
+  send(res, a.status, a.body);
 }
