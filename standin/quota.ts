@@ -61,7 +61,7 @@ export function quotaExceeded(limit: QuotaLimit): ReservedError {
   };
 }
 
-/** Refills continuously at `perSecond` up to `capacity`; starts full. Times in ms. */
+/** Refills continuously at `perSecond` up to `capacity`; starts full. Times in ms; a clock stepping back refills nothing. */
 export class TokenBucket {
   private tokens: number;
   private at: number;
@@ -98,7 +98,7 @@ export class QuotaBuckets {
 
   constructor(
     readonly quota: Quota,
-    private readonly now: () => number = () => performance.now(),
+    private readonly now: () => number = Date.now,
   ) {
     this.project =
       quota.projectQps === undefined
@@ -149,7 +149,7 @@ export interface Rate {
 export class RateCounter {
   private readonly rows = new Map<string, SecondCounts>();
 
-  record(subject: string, accepted: boolean, nowMs = Date.now()): void {
+  record(subject: string, accepted: boolean, nowMs: number): void {
     const second = Math.floor(nowMs / 1000);
     const key = `${second} ${subject}`;
     let row = this.rows.get(key);

@@ -47,6 +47,12 @@ export class ClassroomStandIn {
   private readonly counter = new RateCounter();
   private server: Server | undefined;
   private readonly hanging = new Set<ServerResponse>();
+  /** Epoch ms for the quota's buckets and the per-second counts; tests may step it by hand. */
+  private readonly now: () => number;
+
+  constructor(options: {now?: () => number} = {}) {
+    this.now = options.now ?? Date.now;
+  }
 
   get url(): string {
     const addr = this.server?.address() as AddressInfo | null;
@@ -83,13 +89,14 @@ export class ClassroomStandIn {
     this.delegation.reset();
     this.counter.clear();
     // The quota setting survives a reset (a test sets it once in beforeAll); its buckets start full again.
-    if (this.buckets) this.buckets = new QuotaBuckets(this.buckets.quota);
+    if (this.buckets)
+      this.buckets = new QuotaBuckets(this.buckets.quota, this.now);
   }
 
   /** Turns the quota on (buckets start full) or, with undefined, off. Throws on a non-positive rate. */
   setQuota(quota: Quota | undefined): void {
     const parsed = parseQuota(quota);
-    this.buckets = parsed && new QuotaBuckets(parsed);
+    this.buckets = parsed && new QuotaBuckets(parsed, this.now);
   }
 
   get quota(): Quota | undefined {
@@ -185,7 +192,7 @@ export class ClassroomStandIn {
       const subject = this.delegation.subjectOf(req.headers.authorization);
       if (subject === undefined) return googleError(res, UNAUTHENTICATED);
       const refusedBy = this.buckets?.take(subject);
-      this.counter.record(subject, !refusedBy);
+      this.counter.record(subject, !refusedBy, this.now());
       if (refusedBy) return googleError(res, quotaExceeded(refusedBy));
       const fault = this.faults.take(method);
       const delay = (fault?.latencyMs ?? 0) + this.latencyMs;
