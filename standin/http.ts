@@ -1,6 +1,18 @@
-// The stand-in's wire helpers: JSON answers, Google's error shape, the request body.
+// The stand-in's wire helpers: JSON answers, Google's error shape, a bounded request body.
 import type {IncomingMessage, ServerResponse} from 'node:http';
 import type {ReservedError} from './reserved';
+
+/** Far above any invitation or control body; what is larger is refused before it is buffered. */
+export const MAX_BODY_BYTES = 1024 * 1024;
+
+/** As Google words it (with 400 INVALID_ARGUMENT). */
+export const BODY_TOO_LARGE: ReservedError = {
+  httpStatus: 400,
+  status: 'INVALID_ARGUMENT',
+  message: `Request payload size exceeds the limit: ${MAX_BODY_BYTES} bytes.`,
+};
+
+export class BodyTooLarge extends Error {}
 
 export function send(
   res: ServerResponse,
@@ -40,7 +52,17 @@ export const invalid = (message: string): ReservedError => ({
 export function readBody(req: IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
+    let size = 0;
+    const onData = (c: Buffer) => {
+      size += c.length;
+      if (size <= MAX_BODY_BYTES) return void chunks.push(c);
+      // Stop buffering; the rest is read and dropped so that the answer can be read by the sender.
+      req.off('data', onData);
+      req.resume();
+      chunks.length = 0;
+      reject(new BodyTooLarge());
+    };
+    req.on('data', onData);
     req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
     req.on('error', reject);
   });

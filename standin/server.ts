@@ -12,7 +12,15 @@ import {
   TokenAnswer,
   UNAUTHENTICATED,
 } from './auth';
-import {decodePathPart, googleError, invalid, readBody, send} from './http';
+import {
+  BODY_TOO_LARGE,
+  BodyTooLarge,
+  decodePathPart,
+  googleError,
+  invalid,
+  readBody,
+  send,
+} from './http';
 import {InvitationStore, StandInMethod, StoredInvitation} from './invitations';
 import {control} from './control';
 import {Fault, faultAnswer, Faults} from './faults';
@@ -212,6 +220,8 @@ export class ClassroomStandIn {
       if ('error' in outcome) return googleError(res, outcome.error);
       send(res, 200, outcome.body);
     } catch (err) {
+      if (err instanceof BodyTooLarge)
+        return googleError(res, BODY_TOO_LARGE, {Connection: 'close'});
       send(res, 500, {
         error: {
           code: 500,
