@@ -167,3 +167,39 @@ it('added latency delays answers', async () => {
   await api.invitations.list({courseId: 'd:slow'}, opts);
   expect(Date.now() - started).toBeGreaterThanOrEqual(140);
 });
+
+it('a create body over 1 MiB is refused as Google words it, makes nothing, and the stand-in keeps serving', async () => {
+  const res = await fetch(new URL('/v1/invitations', standIn.url), {
+    method: 'POST',
+    body: JSON.stringify({
+      courseId: 'd:big',
+      userId: 'big@school.example',
+      role: 'STUDENT',
+      padding: 'x'.repeat(2 * 1024 * 1024),
+    }),
+  });
+  expect(res.status).toBe(400);
+  expect(await res.json()).toEqual({
+    error: {
+      code: 400,
+      message: 'Request payload size exceeds the limit: 1048576 bytes.',
+      status: 'INVALID_ARGUMENT',
+    },
+  });
+  expect(standIn.invitations.size).toBe(0);
+  expect((await api.invitations.list({courseId: 'd:big'}, opts)).status).toBe(
+    200,
+  );
+});
+
+it('an invitation id with a malformed escape is 400 INVALID_ARGUMENT, not a stand-in failure', async () => {
+  const res = await fetch(new URL('/v1/invitations/%E0%A4%A', standIn.url));
+  expect(res.status).toBe(400);
+  expect(await res.json()).toEqual({
+    error: {
+      code: 400,
+      message: 'Invalid invitation id.',
+      status: 'INVALID_ARGUMENT',
+    },
+  });
+});
