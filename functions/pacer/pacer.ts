@@ -85,6 +85,8 @@ export class Pacer {
     if (this.leasing) return;
     this.leasing = true;
     try {
+      // Calls that arrive in the same turn of the event loop share the first lease.
+      await new Promise<void>(r => setImmediate(r));
       while (this.waiters.length > 0) {
         this.hand();
         if (this.waiters.length === 0) break;

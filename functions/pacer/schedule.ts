@@ -71,22 +71,26 @@ export function allocate(opts: {
     for (let slot = first; slot < end; slot++) {
       const p = taken(s, slot);
       if (p >= cap) continue;
-      if (!project) return {slot, at: positionTime(slot, p, cap)};
+      const own = positionTime(slot, p, cap);
+      if (!project) return {slot, at: own, own};
       const pp = taken(project, slot);
       if (pp >= pcap) continue;
-      return {
-        slot,
-        at: Math.max(positionTime(slot, p, cap), positionTime(slot, pp, pcap)),
-      };
+      return {slot, at: Math.max(own, positionTime(slot, pp, pcap)), own};
     }
     return undefined;
   };
   const grants: Allocation['grants'] = [];
   while (grants.length < opts.wanted) {
-    let best: {subject: string; slot: number; at: number} | undefined;
+    let best:
+      {subject: string; slot: number; at: number; own: number} | undefined;
     for (const [subject, s] of subjects) {
       const n = next(s);
-      if (n && (!best || n.at < best.at)) best = {subject, ...n};
+      // When the project's position decides the time, the least used subject gets it: the load stays spread.
+      if (
+        n &&
+        (!best || n.at < best.at || (n.at === best.at && n.own < best.own))
+      )
+        best = {subject, ...n};
     }
     if (!best || best.at > opts.latest) break;
     const s = subjects.get(best.subject)!;

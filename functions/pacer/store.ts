@@ -1,12 +1,12 @@
 // The pacer's shared state in Firestore: which positions of each one-second slot are taken (one small document per
 // scope and slot, written only while that slot is near, so no document stays hot), and each subject's last rate cut.
-// One transaction leases the positions for every call waiting in an instance at that moment.
+// One conditional write leases the positions for every call waiting in an instance at that moment.
 import {
   DocumentData,
-  DocumentReference,
+  DocumentSnapshot,
   Firestore,
   Timestamp,
-  Transaction,
+  WriteBatch,
 } from '@google-cloud/firestore';
 import {
   allocate,
@@ -21,6 +21,8 @@ export const PACER_SLOTS_COLLECTION = 'pacer_slots';
 export const PACER_RATES_COLLECTION = 'pacer_rates';
 /** Slots read per transaction: the current one and the next two hold a backlog of up to three seconds. */
 export const LEASE_WINDOW_SLOTS = 3;
+/** Leases recomputed after losing a race to another instance, at most, before the error is the request's. */
+const MAX_LEASE_ATTEMPTS = 20;
 /** Slot documents are useless once their second has passed; the TTL policy deletes them after this. */
 const SLOT_TTL_MS = 60 * 60 * 1000;
 
@@ -87,15 +89,20 @@ export class PacerStore {
       ...req.subjects.map(scopeId),
       ...(this.projectCounts(req.subjects.length) ? [PROJECT_SCOPE] : []),
     ];
-    return this.db.runTransaction(async tx => {
+    const slotRefs = scopes.flatMap(scope =>
+      slotsRead.map(slot => this.slots.doc(`${scope}~${slot}`)),
+    );
+    const rateRefs = req.subjects.map(s => this.rates.doc(scopeId(s)));
+    // Optimistic, not a transaction: every instance leases from the same few documents at the same moment, and
+    // a transaction's read locks make them queue behind each other (on the emulator, for seconds). The write is
+    // conditional on each slot document being exactly as read; if another instance took positions in between,
+    // the batch fails whole and the lease is computed again from fresh reads.
+    for (let attempt = 1; ; attempt++) {
+      const [rateSnaps, slotSnaps] = await Promise.all([
+        this.db.getAll(...rateRefs),
+        this.db.getAll(...slotRefs),
+      ]);
       const now = this.now();
-      const rateSnaps = await tx.getAll(
-        ...req.subjects.map(s => this.rates.doc(scopeId(s))),
-      );
-      const slotRefs = scopes.flatMap(scope =>
-        slotsRead.map(slot => this.slots.doc(`${scope}~${slot}`)),
-      );
-      const slotSnaps = await tx.getAll(...slotRefs);
       const takenOf = (scope: string) => {
         const taken = new Map<number, number>();
         slotsRead.forEach((slot, i) => {
@@ -125,20 +132,30 @@ export class PacerStore {
         subjects,
         project,
       });
+      const batch = this.db.batch();
       for (const [scope, changedSlots] of result.changed) {
         const counts =
           scope === PROJECT_SCOPE ? project! : subjects.get(scope)!;
         const id = scope === PROJECT_SCOPE ? PROJECT_SCOPE : scopeId(scope);
-        for (const slot of changedSlots)
-          writeSlot(tx, this.slots.doc(`${id}~${slot}`), counts, slot);
+        for (const slot of changedSlots) {
+          const i = slotRefs.findIndex(r => r.id === `${id}~${slot}`);
+          writeSlot(batch, slotSnaps[i]!, counts, slot);
+        }
       }
-      return {
+      const lease: Lease = {
         grants: result.grants,
         frontier: result.frontier,
         rates: new Map([...subjects].map(([s, slots]) => [s, slots.rate])),
         windowEnd: (first + LEASE_WINDOW_SLOTS) * SLOT_MS,
       };
-    });
+      if (result.changed.size === 0) return lease;
+      try {
+        await batch.commit();
+        return lease;
+      } catch (err) {
+        if (!lostRace(err) || attempt >= MAX_LEASE_ATTEMPTS) throw err;
+      }
+    }
   }
 
   /** A 429 for a call granted at `grantedAt`: cuts the subject's rate for every instance (once per burst). */
@@ -177,17 +194,27 @@ export class PacerStore {
   }
 }
 
+/** The slot's new count, on condition that nobody wrote it since it was read (created: that nobody created it). */
 function writeSlot(
-  tx: Transaction,
-  ref: DocumentReference,
+  batch: WriteBatch,
+  read: DocumentSnapshot,
   counts: ScopeSlots,
   slot: number,
 ): void {
-  tx.set(ref, {
+  const data = {
     taken: counts.taken.get(slot) ?? 0,
     capacity: capacity(counts.rate),
     expireAt: Timestamp.fromMillis((slot + 1) * SLOT_MS + SLOT_TTL_MS),
-  });
+  };
+  if (read.exists)
+    batch.update(read.ref, data, {lastUpdateTime: read.updateTime!});
+  else batch.create(read.ref, data);
+}
+
+/** Another instance wrote a slot between our read and our write: FAILED_PRECONDITION, or ALREADY_EXISTS. */
+function lostRace(err: unknown): boolean {
+  const code = (err as {code?: unknown} | null)?.code;
+  return code === 9 || code === 6;
 }
 
 function rateCutOf(data: DocumentData | undefined): RateCut | undefined {
