@@ -1,5 +1,6 @@
 // `npm start`: the local stack. Runs inside `firebase emulators:exec` (Firestore emulator up), starts the
 // Classroom stand-in and the built function under the Functions Framework, then prints a curl to paste.
+import {quotaFromEnv} from '../standin/quota';
 import {ClassroomStandIn} from '../standin/server';
 import {spawnFunction, waitForHealth} from './instance';
 import {LOCAL_WEBHOOK_SECRET} from './local-secrets';
@@ -10,6 +11,8 @@ const PROJECT =
   'demo-classroom-gateway';
 const port = Number(process.env.PORT || 8080);
 const standInPort = Number(process.env.STANDIN_PORT || 8090);
+/** Classroom's documented quota: 20 queries per second per user, 50 per project. */
+const GOOGLE_QUOTA = {userQps: 20, projectQps: 50};
 
 async function main(): Promise<void> {
   if (!process.env.FIRESTORE_EMULATOR_HOST)
@@ -17,6 +20,8 @@ async function main(): Promise<void> {
       'run through `npm start` (it starts the Firestore emulator)',
     );
   const standIn = new ClassroomStandIn();
+  // Classroom's own limits unless told otherwise (STANDIN_USER_QPS, STANDIN_PROJECT_QPS): what the pacer meets.
+  standIn.setQuota(quotaFromEnv(process.env) ?? GOOGLE_QUOTA);
   const standInUrl = await standIn.start(standInPort);
   // Serves package.json `main`, the built entry, as `npm run serve` and Cloud Run do.
   const fn = spawnFunction({
@@ -49,7 +54,7 @@ async function main(): Promise<void> {
 Local stack ready:
   function            http://localhost:${port}  (target "invitations")
   Firestore emulator  ${process.env.FIRESTORE_EMULATOR_HOST}  (project ${PROJECT})
-  Classroom stand-in  ${standInUrl}
+  Classroom stand-in  ${standInUrl}  (quota ${JSON.stringify(standIn.quota ?? 'off')})
 
 Try it:
   curl -s -X POST http://localhost:${port}/v1/invitations -H 'Content-Type: application/json' -d '${body}'

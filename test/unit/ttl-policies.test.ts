@@ -8,6 +8,7 @@ import {
   LEDGER_COLLECTION,
   WEBHOOK_DELIVERIES_COLLECTION,
 } from '../../functions/ledger';
+import {PACER_SLOTS_COLLECTION} from '../../functions/pacer/store';
 
 interface FieldOverride {
   collectionGroup: string;
@@ -27,6 +28,7 @@ it.each([
   IDEMPOTENCY_COLLECTION,
   WEBHOOK_DELIVERIES_COLLECTION,
   AUDIT_COLLECTION,
+  PACER_SLOTS_COLLECTION,
 ])(
   '%s has a TTL policy on expireAt, and the field is exempt from indexing',
   collection => {
