@@ -8,6 +8,7 @@ import {
   Timestamp,
   WriteBatch,
 } from '@google-cloud/firestore';
+import {isAlreadyExists, isLostRace} from '../firestore-errors';
 import {
   allocate,
   capacity,
@@ -153,7 +154,9 @@ export class PacerStore {
         await batch.commit();
         return lease;
       } catch (err) {
-        if (!lostRace(err) || attempt >= MAX_LEASE_ATTEMPTS) throw err;
+        // Another instance wrote a slot between our read and our write (or created it first).
+        const lost = isLostRace(err) || isAlreadyExists(err);
+        if (!lost || attempt >= MAX_LEASE_ATTEMPTS) throw err;
       }
     }
   }
@@ -211,11 +214,6 @@ function writeSlot(
   else batch.create(read.ref, data);
 }
 
-/** Another instance wrote a slot between our read and our write: FAILED_PRECONDITION, or ALREADY_EXISTS. */
-function lostRace(err: unknown): boolean {
-  const code = (err as {code?: unknown} | null)?.code;
-  return code === 9 || code === 6;
-}
 
 function rateCutOf(data: DocumentData | undefined): RateCut | undefined {
   const qps = data?.qps as unknown;
