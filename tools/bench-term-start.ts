@@ -78,7 +78,8 @@ export interface TermStartRun {
   client429: number;
   client503: number;
   client409: number;
-  clientTimeouts: number;
+  /** Requests or deliveries that got no readable answer (network error, the client's timeout); tried again after 1 s. */
+  clientErrors: number;
   /** Seconds the client spent waiting because a Retry-After told it to, summed over requests or deliveries. */
   retryAfterWaitS: number;
   /** HTTP: requests whose final answer was 200; webhooks: deliveries. */
@@ -211,7 +212,7 @@ interface Outcome {
     '429': number;
     '503': number;
     '409': number;
-    timeouts: number;
+    errors: number;
     retryAfterWaitS: number;
   };
   events: Array<{at: number; text: string}>;
@@ -223,7 +224,7 @@ function newOutcome(n: number, finalExpected: number): Outcome {
     final200: 0,
     finalExpected,
     otherOutcomes: 0,
-    client: {'429': 0, '503': 0, '409': 0, timeouts: 0, retryAfterWaitS: 0},
+    client: {'429': 0, '503': 0, '409': 0, errors: 0, retryAfterWaitS: 0},
     events: [],
   };
 }
@@ -311,7 +312,7 @@ async function overHttp(
         });
         json = HttpAnswer.parse(await res.json());
       } catch (err) {
-        o.client.timeouts++;
+        o.client.errors++;
         o.events.push({at: Date.now(), text: `pair ${k}: ${String(err)}`});
         await sleep(1000);
         continue;
@@ -411,7 +412,7 @@ async function asWebhooks(
         });
         json = DeliveryAnswer.parse(await res.json());
       } catch (err) {
-        o.client.timeouts++;
+        o.client.errors++;
         o.events.push({at: Date.now(), text: `${label}: ${String(err)}`});
         await sleep(1000);
         continue;
@@ -650,7 +651,7 @@ async function measure(
       client429: o.client['429'],
       client503: o.client['503'],
       client409: o.client['409'],
-      clientTimeouts: o.client.timeouts,
+      clientErrors: o.client.errors,
       retryAfterWaitS: o.client.retryAfterWaitS,
       final200: o.final200,
       finalExpected: o.finalExpected,
@@ -719,7 +720,8 @@ function row(r: TermStartRun): [string, string, string, string] {
     `${r.elapsedS.toFixed(1)} s`,
     `${r.timeOverFloor.toFixed(2)}× floor ${r.floorS.toFixed(1)} s; ` +
       `throttled ${r.upstreamThrottled} / accepted ${r.upstreamAccepted} (${r.throttledPercent.toFixed(1)} %); ` +
-      `peak accepted/s ${peaks}; client 429 ${r.client429}, 503 ${r.client503}, 409 ${r.client409}; ` +
+      `peak accepted/s ${peaks}; client 429 ${r.client429}, 503 ${r.client503}, 409 ${r.client409}` +
+      `${r.clientErrors ? `, no answer ${r.clientErrors}` : ''}; ` +
       `final 200 ${r.final200}/${r.finalExpected}; invitations ${r.standInInvitations}/${r.pairs}, ` +
       `missing ${r.pairsMissing}, twice ${r.pairsTwiceOrMismatched + r.strayInvitations}`,
     `≤ ${TERM_START_TARGETS.timeOverFloor.toFixed(2)}×; ≤ ${TERM_START_TARGETS.throttledPercent} %; 0 lost or twice`,
