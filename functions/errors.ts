@@ -186,7 +186,9 @@ export function retryable(
   reason: string,
   cause?: unknown,
 ): ApiError {
-  const seconds = Math.max(1, Math.ceil(retryAfterSeconds));
+  // 0 only when asked for exactly: "now" (the pacer's queue frees up within the second); else whole seconds, at least 1.
+  const seconds =
+    retryAfterSeconds === 0 ? 0 : Math.max(1, Math.ceil(retryAfterSeconds));
   return gatewayError(status, message, {
     cause,
     headers: {'Retry-After': String(seconds)},

@@ -322,7 +322,7 @@ describe('redelivery', () => {
     const throttled = await deliver(null, {id, body});
     expect(throttled.status).toBe(429);
     expect(throttled.body.error.status).toBe('RESOURCE_EXHAUSTED');
-    expect(Number(throttled.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    expect(throttled.headers['retry-after']).toMatch(/^\d+$/);
     const done = throttled.body.results.filter(
       (r: {outcome: string}) => r.outcome === 'created',
     );

@@ -6,7 +6,7 @@ import type {ApiError} from '../errors';
 import {retryable} from '../errors';
 import * as logs from '../log-events';
 import type {Lease, LeaseRequest} from './store';
-import {slotOf} from './schedule';
+import {SLOT_MS, slotOf} from './schedule';
 import type {SubjectPool} from './subjects';
 import type {RateCut} from './rate';
 
@@ -15,11 +15,14 @@ export const QUOTA_BACKLOG_REASON = 'CLASSROOM_QUOTA_BACKLOG';
 export const NO_SUBJECT_REASON = 'NO_CLASSROOM_SUBJECT';
 
 /** A position that comes later than now is worth waiting for only if the call then has this long to run (see latestStart). */
-export const CALL_RESERVE_MS = 1000;
+export const CALL_RESERVE_MS = 500;
 /** Positions per lease at most (about two seconds at the default rate). */
 const MAX_LEASE = 40;
-/** A leased position nobody used this long after its time is dropped: sending it late would bunch calls up. */
-const STALE_GRANT_MS = 1000;
+/**
+ * A leased position is used until this long after its second ends, then dropped: sending it later would bunch
+ * calls up in a later second. (Positions earlier in the current second are the burst allowance: not stale.)
+ */
+const STALE_AFTER_SLOT_MS = 250;
 
 /** Permission to make one call, as `subject`, at `at`. */
 export interface Grant {
@@ -146,7 +149,9 @@ export class Pacer {
    */
   private hand(backlogEnd?: number): void {
     const now = this.now();
-    this.spare = this.spare.filter(g => g.at >= now - STALE_GRANT_MS);
+    this.spare = this.spare.filter(
+      g => now < (slotOf(g.at) + 1) * SLOT_MS + STALE_AFTER_SLOT_MS,
+    );
     this.waiters.sort((a, b) => a.deadline - b.deadline);
     const still: Waiter[] = [];
     for (const w of this.waiters) {
@@ -176,8 +181,8 @@ export class Pacer {
 }
 
 /**
- * The latest a call may start and still have time to run: a second before the deadline, or halfway there when
- * less than two seconds are left (a short wait for the next position is still worth it).
+ * The latest a call may start and still have time to run: half a second before the deadline, or halfway there
+ * when less than a second is left (a short wait for the next position is still worth it).
  */
 export function latestStart(deadline: number, now: number): number {
   return deadline - Math.min(CALL_RESERVE_MS, Math.max(0, deadline - now) / 2);
@@ -187,12 +192,16 @@ function usable(g: Grant, deadline: number, now: number): boolean {
   return g.at <= now ? now < deadline : g.at <= latestStart(deadline, now);
 }
 
-/** 429 RESOURCE_EXHAUSTED, as Classroom words a quota refusal, with the time until the quota frees up. */
+/**
+ * 429 RESOURCE_EXHAUSTED, as Classroom words a quota refusal, with the time until the quota frees up in whole
+ * seconds rounded down: a retry that comes a little early waits for its position inside its own deadline, while
+ * one that comes late leaves the quota idle.
+ */
 export function backlog(waitMs: number): ApiError {
-  const seconds = Math.max(1, Math.ceil(waitMs / 1000));
+  const seconds = Math.max(0, Math.floor(waitMs / 1000));
   return retryable(
     'RESOURCE_EXHAUSTED',
-    `Classroom's quota for this gateway is taken for the next ${seconds} s, beyond this request's deadline. Retry after the indicated delay.`,
+    `Classroom's quota for this gateway is taken for the next ${Math.max(1, Math.ceil(waitMs / 1000))} s, beyond this request's deadline. Retry after the indicated delay.`,
     seconds,
     QUOTA_BACKLOG_REASON,
   );

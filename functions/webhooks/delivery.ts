@@ -92,10 +92,11 @@ export class DeliveryRunner {
         async group => {
           for (const i of group) {
             const later = plan.supersededBy.get(i);
-            // Past the deadline only what needs no call is settled (a skip); the rest waits for the redelivery.
+            // Near the deadline only what needs no call is settled (a skip); the rest waits for the redelivery,
+            // rather than start a call that could not finish (a timed-out create costs a reconciliation later).
             const needsCall =
               mappings[i]!.kind !== 'skip' && later === undefined;
-            if (needsCall && this.now() >= deadline) return;
+            if (needsCall && this.now() >= deadline - CALL_RESERVE_MS) return;
             const itemCtx: RequestContext = {
               ...ctx,
               requestId: `${ctx.requestId}.${i}${pass > 1 ? `.${pass}` : ''}`,
@@ -189,7 +190,8 @@ export class DeliveryRunner {
 
   /**
    * 200 with every result, or 429/503 when some enrollments should be redelivered: 429 when quota held any back,
-   * with a Retry-After from the longest wait they were told (the pacer's backlog), at least a second.
+   * with a Retry-After from the longest wait they were told (the pacer's backlog; 0 when the quota frees up
+   * within the second).
    */
   private summarize(done: Done[]): WebhookAnswer {
     const results = done.map(d => d.result);
@@ -207,7 +209,7 @@ export class DeliveryRunner {
     const throttled = pending.some(
       d => pendingError(d)!.status === 'RESOURCE_EXHAUSTED',
     );
-    const retryAfterS = Math.max(1, ...pending.map(d => d.retryAfterS ?? 1));
+    const retryAfterS = Math.max(0, ...pending.map(d => d.retryAfterS ?? 1));
     const e = retryable(
       throttled ? 'RESOURCE_EXHAUSTED' : 'UNAVAILABLE',
       `${pending.length} of ${results.length} enrollments could not be completed now; redeliver this event. Completed ones will be answered from the ledger.`,
@@ -249,14 +251,15 @@ function worthRetrying(d: Done | undefined): boolean {
 
 /** An enrollment the delivery's deadline came before: the sender redelivers it. */
 function notStarted(sourcedId: string): Done {
+  // Nothing was sent for it: the redelivery may come at once (it waits for quota inside its own deadline).
   const e = retryable(
     'DEADLINE_EXCEEDED',
     "Not started: the delivery's deadline came first. Redeliver this event.",
-    1,
+    0,
     'DELIVERY_DEADLINE',
   );
   return {
     result: {sourcedId, outcome: 'not_started', error: e.body},
-    retryAfterS: 1,
+    retryAfterS: 0,
   };
 }
