@@ -2,12 +2,12 @@
 // (20 calls per second per subject, 50 per project) over 3 instances, over HTTP and as 4 signed webhook deliveries,
 // each with 1 and 2 impersonated subjects; time against the quota's floor, throttled calls, and exactly-once.
 import {randomBytes, randomUUID} from 'node:crypto';
-import {createServer} from 'node:net';
 import {Firestore} from '@google-cloud/firestore';
 import {z} from 'zod';
 import {PACER_SLOTS_COLLECTION, scopeId} from '../functions/pacer/store';
 import {ClassroomStandIn} from '../standin/server';
 import {
+  freePort,
   FunctionProcess,
   spawnFunction,
   stopFunction,
@@ -111,17 +111,6 @@ export interface TermStartResult {
   };
   rows: [string, string, string, string][];
   broken: boolean;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const srv = createServer();
-    srv.once('error', rej);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as {port: number}).port;
-      srv.close(() => res(port));
-    });
-  });
 }
 
 function makePairs(tag: string, n: number): Pair[] {

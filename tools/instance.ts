@@ -1,12 +1,25 @@
 // Running the function as Cloud Run does, in a child process under the Functions Framework's own CLI (what
 // `functions-framework --target=invitations` runs). Shared by `npm start`, `npm run bench` and the tests.
 import {ChildProcess, spawn, StdioOptions} from 'node:child_process';
+import {createServer} from 'node:net';
 import {dirname, join} from 'node:path';
 
 export const FUNCTIONS_FRAMEWORK_CLI = join(
   dirname(require.resolve('@google-cloud/functions-framework')),
   'main.js',
 );
+
+/** A port the OS says is free right now (for child processes that must be told their port). */
+export function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const srv = createServer();
+    srv.once('error', rej);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as {port: number}).port;
+      srv.close(() => res(port));
+    });
+  });
+}
 
 export interface FunctionProcess {
   url: string;

@@ -1,8 +1,8 @@
 // Real function instances: the built entry (lib/) served by the Functions Framework CLI in child processes,
 // as Cloud Run runs it, all on one Firestore emulator and one Classroom stand-in.
-import {createServer} from 'node:net';
 import {join, resolve} from 'node:path';
 import {
+  freePort,
   FunctionProcess,
   spawnFunction,
   stopFunction,
@@ -10,22 +10,11 @@ import {
 } from '../../tools/instance';
 import {PROJECT_ID} from './emulator';
 
-export {postSettled} from '../../tools/instance';
+export {freePort, postSettled} from '../../tools/instance';
 export type {Posted} from '../../tools/instance';
 
 /** lib/ is built by the global set-up (test/support/global-setup.js). */
 export const ROOT = resolve(__dirname, '../..');
-
-export function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const srv = createServer();
-    srv.once('error', rej);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as {port: number}).port;
-      srv.close(() => res(port));
-    });
-  });
-}
 
 export interface Instance extends FunctionProcess {
   port: number;
