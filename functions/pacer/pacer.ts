@@ -106,6 +106,7 @@ export class Pacer {
         );
         const lease = await this.store.lease({
           subjects,
+          poolSize: this.pool.subjects.length,
           wanted: Math.min(MAX_LEASE, this.waiters.length),
           latest,
           first,

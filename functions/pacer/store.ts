@@ -36,6 +36,11 @@ export interface PacerRates {
 
 export interface LeaseRequest {
   subjects: string[];
+  /**
+   * Subjects configured, in the rotation or not. Whether the project's limit counts must not depend on which
+   * subjects one instance has out: an instance that counted too few would lease without project positions.
+   */
+  poolSize: number;
   wanted: number;
   /** No position later than this (epoch ms). */
   latest: number;
@@ -88,7 +93,9 @@ export class PacerStore {
     );
     const scopes = [
       ...req.subjects.map(scopeId),
-      ...(this.projectCounts(req.subjects.length) ? [PROJECT_SCOPE] : []),
+      ...(this.projectCounts(Math.max(req.poolSize, req.subjects.length))
+        ? [PROJECT_SCOPE]
+        : []),
     ];
     const slotRefs = scopes.flatMap(scope =>
       slotsRead.map(slot => this.slots.doc(`${scope}~${slot}`)),

@@ -1,0 +1,81 @@
+// The shared pacer attacked on the Firestore emulator: instances that disagree about which admins are in their
+// rotation, an admin email Firestore cannot use as an id, a backlog met while a rate cut recovers, a burst of
+// Classroom 429s, and deadlines that cannot be met. Each would have overshot the quota, broken every call, or paid
+// Firestore for nothing.
+import {Timestamp} from '@google-cloud/firestore';
+import {ApiError} from '../functions/errors';
+import {Grant, Pacer, PacerStorage} from '../functions/pacer/pacer';
+import {SLOT_MS} from '../functions/pacer/schedule';
+import {
+  LeaseRequest,
+  PACER_RATES_COLLECTION,
+  PACER_SLOTS_COLLECTION,
+  PacerRates,
+  PacerStore,
+  scopeId,
+} from '../functions/pacer/store';
+import {SubjectPool} from '../functions/pacer/subjects';
+import {newFirestore, uniquePrefix} from './support/emulator';
+
+const db = newFirestore();
+afterAll(() => db.terminate());
+
+/** The real store, with a count of what the pacer asked of it. */
+class CountedStore implements PacerStorage {
+  leases = 0;
+  throttles = 0;
+  constructor(readonly store: PacerStore) {}
+  lease(req: LeaseRequest) {
+    this.leases++;
+    return this.store.lease(req);
+  }
+  throttled(subject: string, grantedAt: number) {
+    this.throttles++;
+    return this.store.throttled(subject, grantedAt);
+  }
+}
+
+function counted(prefix: string, rates: PacerRates, subjects: string[]) {
+  const store = new CountedStore(new PacerStore(db, prefix, rates));
+  return {store, pacer: new Pacer(store, new SubjectPool(subjects))};
+}
+
+const fulfilled = (outcomes: PromiseSettledResult<Grant>[]) =>
+  outcomes
+    .filter((o): o is PromiseFulfilledResult<Grant> => o.status === 'fulfilled')
+    .map(o => o.value);
+
+const perSlot = (grants: Grant[]) => {
+  const counts = new Map<number, number>();
+  for (const g of grants) {
+    const slot = Math.floor(g.at / SLOT_MS);
+    counts.set(slot, (counts.get(slot) ?? 0) + 1);
+  }
+  return counts;
+};
+
+const positionsTaken = async (prefix: string) =>
+  (await db.collection(prefix + PACER_SLOTS_COLLECTION).get()).docs.reduce(
+    (n, d) => n + (d.get('taken') as number),
+    0,
+  );
+
+it("two instances whose rotations differ (one has an admin out) still hold the project's limit together", async () => {
+  const prefix = uniquePrefix('attack');
+  // Three admins at 10 could pass the project's 25; two at 10 could not.
+  const rates = {subjectQps: 10, projectQps: 25};
+  const admins = ['a@school.example', 'b@school.example', 'c@school.example'];
+  const a = counted(prefix, rates, admins);
+  const b = counted(prefix, rates, admins);
+  // B's token exchange for c failed once (a passing refusal, or c revoked and A still holds a valid token).
+  b.pacer.pool.failed('c@school.example', new Error('refused'));
+  const deadline = Date.now() + 8000;
+  const grants = fulfilled(
+    await Promise.allSettled([
+      ...Array.from({length: 80}, () => a.pacer.take(deadline)),
+      ...Array.from({length: 80}, () => b.pacer.take(deadline)),
+    ]),
+  );
+  expect(grants.length).toBeGreaterThan(100);
+  expect(Math.max(...perSlot(grants).values())).toBeLessThanOrEqual(25);
+});
