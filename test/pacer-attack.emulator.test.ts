@@ -79,3 +79,23 @@ it("two instances whose rotations differ (one has an admin out) still hold the p
   expect(grants.length).toBeGreaterThan(100);
   expect(Math.max(...perSlot(grants).values())).toBeLessThanOrEqual(25);
 });
+
+it('an admin email with a slash (which Firestore ids cannot hold) leaves the rest of the pool working, each admin on its own slots', async () => {
+  const prefix = uniquePrefix('attack');
+  const odd = 'a/b@school.example';
+  const {pacer} = counted(prefix, {subjectQps: 2, projectQps: 1000}, [
+    odd,
+    'c@school.example',
+  ]);
+  const grants = await Promise.all(
+    Array.from({length: 8}, () => pacer.take(Date.now() + 10_000)),
+  );
+  const bySubject = (s: string) => grants.filter(g => g.subject === s);
+  expect(bySubject(odd).length).toBeGreaterThan(0);
+  expect(bySubject('c@school.example').length).toBeGreaterThan(0);
+  for (const s of [odd, 'c@school.example'])
+    expect(Math.max(...perSlot(bySubject(s)).values())).toBeLessThanOrEqual(2);
+  // Its id escapes the slash, and cannot meet an admin whose address spells the escape out.
+  expect(scopeId(odd)).not.toContain('/');
+  expect(scopeId('a%2Fb@school.example')).not.toBe(scopeId(odd));
+});

@@ -58,9 +58,14 @@ export interface Lease {
   windowEnd: number;
 }
 
-/** Firestore document id of a subject's scope ('' is the service account's own identity, no delegation). */
+/**
+ * Firestore document id of a subject's scope ('' is the service account's own identity, no delegation). A '/'
+ * would make the id a path and break every lease of the pool, so it is escaped (and '%', to keep ids distinct).
+ */
 export function scopeId(subject: string): string {
-  return subject ? `user:${subject}` : 'adc';
+  return subject
+    ? `user:${subject.replace(/[%/]/g, c => encodeURIComponent(c))}`
+    : 'adc';
 }
 
 export class PacerStore {
