@@ -99,3 +99,25 @@ it('an admin email with a slash (which Firestore ids cannot hold) leaves the res
   expect(scopeId(odd)).not.toContain('/');
   expect(scopeId('a%2Fb@school.example')).not.toBe(scopeId(odd));
 });
+
+it('a call behind a backlog while a rate cut recovers is leased a few times, not hundreds', async () => {
+  const prefix = uniquePrefix('attack');
+  const rates = {subjectQps: 10, projectQps: 1000};
+  // A cut that is climbing back: every lease sees a slightly faster rate than the last.
+  await db
+    .collection(prefix + PACER_RATES_COLLECTION)
+    .doc(scopeId(''))
+    .set({qps: 5, cutAt: Timestamp.fromMillis(Date.now()), ceilingQps: 10});
+  // Another instance has leased the next several seconds.
+  const other = counted(prefix, rates, ['']);
+  const backlog = Array.from({length: 50}, () =>
+    other.pacer.take(Date.now() + 20_000),
+  );
+  await new Promise(r => setTimeout(r, 300));
+  const mine = counted(prefix, rates, ['']);
+  const grant = await mine.pacer.take(Date.now() + 15_000);
+  expect(grant.at).toBeGreaterThan(Date.now() - SLOT_MS);
+  // The recovery lifts the capacity of a slot by one about twice a second here: each such step may re-read.
+  expect(mine.store.leases).toBeLessThanOrEqual(20);
+  await Promise.all(backlog);
+}, 30_000);

@@ -6,7 +6,7 @@ import type {ApiError} from '../errors';
 import {retryable} from '../errors';
 import * as logs from '../log-events';
 import type {Lease, LeaseRequest} from './store';
-import {slotOf} from './schedule';
+import {capacity, slotOf} from './schedule';
 import type {SubjectPool} from './subjects';
 import type {RateCut} from './rate';
 
@@ -127,13 +127,16 @@ export class Pacer {
   }
 
   /**
-   * Where each subject's next lease starts reading. A faster rate than last time (the cut is recovering, or was
-   * lifted) gives earlier slots room again: the hint is dropped rather than trusted.
+   * Where each subject's next lease starts reading. More positions per slot than last time (the cut is
+   * recovering, or was lifted) give earlier slots room again: the hint is dropped rather than trusted. A rate that
+   * climbed without adding a position changes nothing: dropping the hint then would re-read the same full slots
+   * in a loop for as long as a recovery lasts.
    */
   private remember(lease: Lease): void {
     for (const [s, f] of lease.frontier) {
       const rate = lease.rates.get(s) ?? 0;
-      const faster = rate > (this.rates.get(s) ?? Infinity);
+      const faster =
+        capacity(rate) > capacity(this.rates.get(s) ?? Infinity);
       this.rates.set(s, rate);
       if (faster) this.hints.delete(s);
       else this.hints.set(s, slotOf(f));
