@@ -121,3 +121,21 @@ it('a call behind a backlog while a rate cut recovers is leased a few times, not
   expect(mine.store.leases).toBeLessThanOrEqual(20);
   await Promise.all(backlog);
 }, 30_000);
+
+it('a burst of 429s on calls granted before any cut costs one rate transaction, and cuts once', async () => {
+  const prefix = uniquePrefix('attack');
+  const {store, pacer} = counted(prefix, {subjectQps: 20, projectQps: 1000}, [
+    '',
+  ]);
+  const inFlight = await Promise.all(
+    Array.from({length: 20}, () => pacer.take(Date.now() + 5000)),
+  );
+  await Promise.all(inFlight.map(g => pacer.throttled(g)));
+  expect(store.throttles).toBe(1);
+  expect(await store.store.currentRate('')).toBeCloseTo(10, 0);
+  // A call granted after the cut that meets a 429 cuts again.
+  const later = await pacer.take(Date.now() + 5000);
+  await pacer.throttled(later);
+  expect(store.throttles).toBe(2);
+  expect(await store.store.currentRate('')).toBeLessThan(6);
+});

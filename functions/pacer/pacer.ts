@@ -5,10 +5,9 @@
 import type {ApiError} from '../errors';
 import {retryable} from '../errors';
 import * as logs from '../log-events';
-import type {Lease, LeaseRequest} from './store';
+import type {Lease, LeaseRequest, Throttle} from './store';
 import {capacity, slotOf} from './schedule';
 import type {SubjectPool} from './subjects';
-import type {RateCut} from './rate';
 
 /** The google.rpc.ErrorInfo reasons of the pacer's own refusals (never Classroom's; never retried inside a request). */
 export const QUOTA_BACKLOG_REASON = 'CLASSROOM_QUOTA_BACKLOG';
@@ -31,7 +30,7 @@ export interface Grant {
 
 export interface PacerStorage {
   lease(req: LeaseRequest): Promise<Lease>;
-  throttled(subject: string, grantedAt: number): Promise<RateCut | undefined>;
+  throttled(subject: string, grantedAt: number): Promise<Throttle>;
 }
 
 interface Waiter {
@@ -48,6 +47,10 @@ export class Pacer {
   /** Per subject, the rate of the last lease. */
   private readonly rates = new Map<string, number>();
   private leasing = false;
+  /** Per subject, the latest rate cut this instance knows of (epoch ms): a 429 granted before it cuts nothing. */
+  private readonly cutAt = new Map<string, number>();
+  /** Per subject, the cut being recorded: the other 429s of a burst wait for it, not queue on its document. */
+  private readonly cutting = new Map<string, Promise<void>>();
 
   constructor(
     private readonly store: PacerStorage,
@@ -71,11 +74,33 @@ export class Pacer {
     return grant;
   }
 
-  /** Classroom answered 429 to a call made on `grant`: slow its subject down everywhere. */
+  /**
+   * Classroom answered 429 to a call made on `grant`: slow its subject down everywhere. The calls in flight
+   * together meet their 429s together; each recording its own transaction on the one rate document made them
+   * queue for seconds, so they wait for the first and skip theirs when its cut came after they were granted.
+   */
   async throttled(grant: Grant): Promise<void> {
+    const s = grant.subject;
+    for (let p = this.cutting.get(s); p; p = this.cutting.get(s)) await p;
+    if ((this.cutAt.get(s) ?? -Infinity) >= grant.grantedAt) return;
+    const p = this.recordCut(grant);
+    this.cutting.set(s, p);
     try {
-      const cut = await this.store.throttled(grant.subject, grant.grantedAt);
-      if (cut) logs.rateCut(grant.subject, cut.qps);
+      await p;
+    } finally {
+      if (this.cutting.get(s) === p) this.cutting.delete(s);
+    }
+  }
+
+  private async recordCut(grant: Grant): Promise<void> {
+    try {
+      const {cut, fresh} = await this.store.throttled(
+        grant.subject,
+        grant.grantedAt,
+      );
+      const known = this.cutAt.get(grant.subject) ?? -Infinity;
+      this.cutAt.set(grant.subject, Math.max(known, cut.at));
+      if (fresh) logs.rateCut(grant.subject, cut.qps);
     } catch (err) {
       logs.rateCutFailed(err);
     }

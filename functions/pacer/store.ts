@@ -34,6 +34,12 @@ export interface PacerRates {
   projectQps: number;
 }
 
+/** What a 429 did: the cut in force after it, and whether this 429 made it. */
+export interface Throttle {
+  cut: RateCut;
+  fresh: boolean;
+}
+
 export interface LeaseRequest {
   subjects: string[];
   /**
@@ -174,10 +180,7 @@ export class PacerStore {
   }
 
   /** A 429 for a call granted at `grantedAt`: cuts the subject's rate for every instance (once per burst). */
-  async throttled(
-    subject: string,
-    grantedAt: number,
-  ): Promise<RateCut | undefined> {
+  async throttled(subject: string, grantedAt: number): Promise<Throttle> {
     const ref = this.rates.doc(scopeId(subject));
     return this.db.runTransaction(async tx => {
       const now = this.now();
@@ -188,13 +191,13 @@ export class PacerStore {
         grantedAt,
         now,
       );
-      if (cut)
-        tx.set(ref, {
-          qps: cut.qps,
-          cutAt: Timestamp.fromMillis(cut.at),
-          ceilingQps: this.settings.subjectQps,
-        });
-      return cut;
+      if (!cut) return {cut: previous!, fresh: false}; // a cut came after the grant
+      tx.set(ref, {
+        qps: cut.qps,
+        cutAt: Timestamp.fromMillis(cut.at),
+        ceilingQps: this.settings.subjectQps,
+      });
+      return {cut, fresh: true};
     });
   }
 
