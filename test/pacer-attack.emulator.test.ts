@@ -139,3 +139,29 @@ it('a burst of 429s on calls granted before any cut costs one rate transaction, 
   expect(store.throttles).toBe(2);
   expect(await store.store.currentRate('')).toBeLessThan(6);
 });
+
+it('a call whose deadline has passed (or is not a number) is refused without taking a position', async () => {
+  const prefix = uniquePrefix('attack');
+  const {store, pacer} = counted(prefix, {subjectQps: 10, projectQps: 1000}, [
+    '',
+  ]);
+  const outcomes = await Promise.allSettled([
+    pacer.take(Date.now() - 1000),
+    pacer.take(NaN),
+  ]);
+  for (const o of outcomes) {
+    expect(o.status).toBe('rejected');
+    const e = (o as PromiseRejectedResult).reason as ApiError;
+    expect(e.httpStatus).toBe(429);
+    expect(e.headers['Retry-After']).toBe('1');
+  }
+  expect(store.leases).toBe(0);
+  expect(await positionsTaken(prefix)).toBe(0);
+  // Beside a call that can wait, they do not make the lease take positions nobody can use.
+  await Promise.allSettled([
+    pacer.take(NaN),
+    pacer.take(Date.now() - 1000),
+    pacer.take(Date.now() + 5000),
+  ]);
+  expect(await positionsTaken(prefix)).toBe(1);
+});

@@ -65,6 +65,8 @@ export class Pacer {
    * the quota is taken until past `deadline`, or 503 when no subject can be impersonated.
    */
   async take(deadline: number): Promise<Grant> {
+    // No position can serve it, and one leased for it would be lost (NaN would also unbound the whole lease).
+    if (!(deadline > this.now())) throw backlog(0);
     const grant = await new Promise<Grant>((resolve, reject) => {
       this.waiters.push({deadline, resolve, reject});
       void this.pump();
