@@ -165,3 +165,32 @@ it('a call whose deadline has passed (or is not a number) is refused without tak
   ]);
   expect(await positionsTaken(prefix)).toBe(1);
 });
+
+it("a position of this second's burst, whose lease came back more than a second after the position's time, is used, not dropped", async () => {
+  const prefix = uniquePrefix('attack');
+  // The pacer's clock moves on by 1.5 s while each lease is out: a contended lease, or one begun at the end of a
+  // second (then 20 ms are enough), returns after the first positions of the second it read.
+  let shift = 0;
+  let over = false;
+  const store = new CountedStore(
+    new PacerStore(db, prefix, {subjectQps: 10, projectQps: 1000}),
+  );
+  const slow: PacerStorage = {
+    lease: async req => {
+      if (over) throw new Error('the test is over');
+      const lease = await store.lease(req);
+      shift += 1500;
+      return lease;
+    },
+    throttled: (s, g) => store.throttled(s, g),
+  };
+  const pacer = new Pacer(slow, new SubjectPool(['']), () => Date.now() + shift);
+  const outcome = await Promise.race([
+    pacer.take(Date.now() + 5000),
+    new Promise(r => setTimeout(() => r('still waiting'), 8000)),
+  ]);
+  over = true;
+  expect(outcome).toMatchObject({subject: ''});
+  expect(store.leases).toBe(1);
+  expect(await positionsTaken(prefix)).toBe(1);
+});

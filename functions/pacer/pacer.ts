@@ -17,7 +17,10 @@ export const NO_SUBJECT_REASON = 'NO_CLASSROOM_SUBJECT';
 export const CALL_RESERVE_MS = 1000;
 /** Positions per lease at most (about two seconds at the default rate). */
 const MAX_LEASE = 40;
-/** A leased position nobody used this long after its time is dropped: sending it late would bunch calls up. */
+/**
+ * A leased position nobody used this long after its time (or after it was leased, for a position of the second's
+ * burst that was already past when leased) is dropped: sending it late would bunch calls up.
+ */
 const STALE_GRANT_MS = 1000;
 
 /** Permission to make one call, as `subject`, at `at`. */
@@ -177,7 +180,9 @@ export class Pacer {
    */
   private hand(backlogEnd?: number): void {
     const now = this.now();
-    this.spare = this.spare.filter(g => g.at >= now - STALE_GRANT_MS);
+    this.spare = this.spare.filter(
+      g => Math.max(g.at, g.grantedAt) >= now - STALE_GRANT_MS,
+    );
     this.waiters.sort((a, b) => a.deadline - b.deadline);
     const still: Waiter[] = [];
     for (const w of this.waiters) {
@@ -187,6 +192,8 @@ export class Pacer {
         w.resolve(g);
       } else if (g) {
         w.reject(backlog(g.at - now));
+      } else if (now >= w.deadline) {
+        w.reject(backlog(0)); // whatever the next lease brings comes too late
       } else if (
         backlogEnd !== undefined &&
         backlogEnd > latestStart(w.deadline, now)
