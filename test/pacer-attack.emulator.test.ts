@@ -166,6 +166,14 @@ it('a call whose deadline has passed (or is not a number) is refused without tak
   expect(await positionsTaken(prefix)).toBe(1);
 });
 
+it('a pool with no admin at all answers 503 with a Retry-After that is a number of seconds', async () => {
+  const prefix = uniquePrefix('attack');
+  const {pacer} = counted(prefix, {subjectQps: 10, projectQps: 1000}, []);
+  const e = (await pacer.take(Date.now() + 5000).catch(err => err)) as ApiError;
+  expect(e.httpStatus).toBe(503);
+  expect(e.headers['Retry-After']).toMatch(/^\d+$/);
+});
+
 it("a position of this second's burst, whose lease came back more than a second after the position's time, is used, not dropped", async () => {
   const prefix = uniquePrefix('attack');
   // The pacer's clock moves on by 1.5 s while each lease is out: a contended lease, or one begun at the end of a

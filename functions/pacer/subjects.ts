@@ -28,9 +28,10 @@ export class SubjectPool {
     return this.subjects.filter(s => (this.out.get(s)?.until ?? 0) <= now);
   }
 
-  /** When the first paused subject may be tried again (epoch ms), when none is available. */
+  /** When the first paused subject may be tried again (epoch ms), when none is available (an empty pool: a pause). */
   nextReturn(): number {
-    return Math.min(...[...this.out.values()].map(o => o.until));
+    const until = [...this.out.values()].map(o => o.until);
+    return until.length ? Math.min(...until) : this.now() + SUBJECT_RETRY_MS;
   }
 
   /** Its token could not be obtained: out of the rotation, for longer each time in a row. */
