@@ -51,10 +51,14 @@ export class SubjectPool {
     logs.subjectLeftRotation(subject, pauseMs / 1000, err);
   }
 
-  /** A call went out as this subject: its token works. */
-  worked(subject: string): void {
+  /**
+   * A call granted at `grantedAt` went out as this subject: its token works. Unless the call was granted before
+   * the subject's pause began: a token minted before a revocation keeps working, so a call already on its way
+   * succeeds after the refusal that took the subject out, and says nothing about its delegation now.
+   */
+  worked(subject: string, grantedAt: number): void {
     const o = this.out.get(subject);
-    if (!o) return;
+    if (!o || grantedAt < o.until - o.pauseMs) return;
     this.out.delete(subject);
     logs.subjectBack(subject, this.now() - o.since);
   }
