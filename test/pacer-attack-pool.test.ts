@@ -36,3 +36,12 @@ it('a call granted before an admin left the rotation, succeeding after, does not
   // Only one ERROR line: the stale success did not reset the pause into a second departure.
   expect(lines.filter(l => l.severity === 'ERROR')).toHaveLength(1);
 });
+
+it('a token endpoint that answers 429 or 408 is busy, not refusing: the admin stays in the rotation', () => {
+  expect(isRefusal(new DelegationRefused(429, 'rate limited'))).toBe(false);
+  expect(isRefusal(new DelegationRefused(408, 'request timeout'))).toBe(false);
+  expect(isRefusal({response: {status: 429}})).toBe(false);
+  // What revocation looks like stays a refusal.
+  expect(isRefusal(new DelegationRefused(401, 'unauthorized_client'))).toBe(true);
+  expect(isRefusal({response: {status: 403}})).toBe(true);
+});
