@@ -192,7 +192,11 @@ it("a position of this second's burst, whose lease came back more than a second 
     },
     throttled: (s, g) => store.throttled(s, g),
   };
-  const pacer = new Pacer(slow, new SubjectPool(['']), () => Date.now() + shift);
+  const pacer = new Pacer(
+    slow,
+    new SubjectPool(['']),
+    () => Date.now() + shift,
+  );
   const outcome = await Promise.race([
     pacer.take(Date.now() + 5000),
     new Promise(r => setTimeout(() => r('still waiting'), 8000)),

@@ -165,8 +165,7 @@ export class Pacer {
   private remember(lease: Lease): void {
     for (const [s, f] of lease.frontier) {
       const rate = lease.rates.get(s) ?? 0;
-      const faster =
-        capacity(rate) > capacity(this.rates.get(s) ?? Infinity);
+      const faster = capacity(rate) > capacity(this.rates.get(s) ?? Infinity);
       this.rates.set(s, rate);
       if (faster) this.hints.delete(s);
       else this.hints.set(s, slotOf(f));

@@ -229,7 +229,6 @@ function writeSlot(
   else batch.create(read.ref, data);
 }
 
-
 function rateCutOf(data: DocumentData | undefined): RateCut | undefined {
   const qps = data?.qps as unknown;
   const at = data?.cutAt as unknown;
