@@ -10,7 +10,7 @@ beforeEach(() => {
   lines.length = 0;
   setLogSink(l => lines.push(JSON.parse(l) as Record<string, unknown>));
 });
-afterAll(() => setLogSink(undefined));
+afterAll(() => setLogSink(() => undefined));
 
 it('a call granted before an admin left the rotation, succeeding after, does not bring the admin back; one granted after its pause does', () => {
   let now = 1_000_000;
