@@ -159,7 +159,7 @@ it('a call whose deadline has passed (or is not a number) is refused without tak
     expect(o.status).toBe('rejected');
     const e = (o as PromiseRejectedResult).reason as ApiError;
     expect(e.httpStatus).toBe(429);
-    expect(e.headers['Retry-After']).toBe('1');
+    expect(e.headers['Retry-After']).toMatch(/^\d+$/);
   }
   expect(store.leases).toBe(0);
   expect(await positionsTaken(prefix)).toBe(0);
