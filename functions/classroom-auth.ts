@@ -45,12 +45,22 @@ export class SubjectCredentialsError extends Error {
   }
 }
 
-/** Was the token refused by an endpoint that answered (4xx), rather than out of reach? */
+/**
+ * Was the token refused by an endpoint that answered (4xx), rather than out of reach? 408 and 429 say "not now"
+ * (the token or signJwt endpoint busy or rate-limited), not "never": the subject keeps its place.
+ */
 export function isRefusal(err: unknown): boolean {
-  if (err instanceof DelegationRefused) return err.httpStatus < 500;
-  const status = (err as {response?: {status?: unknown}} | null)?.response
-    ?.status;
-  return typeof status === 'number' && status >= 400 && status < 500;
+  const status =
+    err instanceof DelegationRefused
+      ? err.httpStatus
+      : (err as {response?: {status?: unknown}} | null)?.response?.status;
+  return (
+    typeof status === 'number' &&
+    status >= 400 &&
+    status < 500 &&
+    status !== 408 &&
+    status !== 429
+  );
 }
 
 /** Credentials for production Classroom, as `subject` ('' for the service account itself). */

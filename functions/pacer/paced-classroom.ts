@@ -69,7 +69,7 @@ export class PacedClassroom implements ClassroomInvitations {
           subject: grant.subject || undefined,
           timeoutMs,
         });
-        this.pacer.pool.worked(grant.subject);
+        this.pacer.pool.worked(grant.subject, grant.grantedAt);
         return value;
       } catch (err) {
         if (err instanceof SubjectCredentialsError) {
@@ -87,7 +87,7 @@ export class PacedClassroom implements ClassroomInvitations {
           );
         }
         if (err instanceof ApiError && err.upstream)
-          this.pacer.pool.worked(grant.subject);
+          this.pacer.pool.worked(grant.subject, grant.grantedAt);
         if (isRateQuotaRefusal(err)) await this.pacer.throttled(grant);
         throw err;
       }

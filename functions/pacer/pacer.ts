@@ -5,10 +5,9 @@
 import type {ApiError} from '../errors';
 import {retryable} from '../errors';
 import * as logs from '../log-events';
-import type {Lease, LeaseRequest} from './store';
-import {SLOT_MS, slotOf} from './schedule';
+import type {Lease, LeaseRequest, Throttle} from './store';
+import {capacity, SLOT_MS, slotOf} from './schedule';
 import type {SubjectPool} from './subjects';
-import type {RateCut} from './rate';
 
 /** The google.rpc.ErrorInfo reasons of the pacer's own refusals (never Classroom's; never retried inside a request). */
 export const QUOTA_BACKLOG_REASON = 'CLASSROOM_QUOTA_BACKLOG';
@@ -19,8 +18,9 @@ export const CALL_RESERVE_MS = 500;
 /** Positions per lease at most (about two seconds at the default rate). */
 const MAX_LEASE = 40;
 /**
- * A leased position is used until this long after its second ends, then dropped: sending it later would bunch
- * calls up in a later second. (Positions earlier in the current second are the burst allowance: not stale.)
+ * A leased position is used until this long after its second ends (or after it was leased, when its lease came
+ * back later than that), then dropped: sending it later would bunch calls up in a later second. (Positions earlier
+ * in the current second are the burst allowance: not stale.)
  */
 const STALE_AFTER_SLOT_MS = 250;
 
@@ -34,7 +34,7 @@ export interface Grant {
 
 export interface PacerStorage {
   lease(req: LeaseRequest): Promise<Lease>;
-  throttled(subject: string, grantedAt: number): Promise<RateCut | undefined>;
+  throttled(subject: string, grantedAt: number): Promise<Throttle>;
 }
 
 interface Waiter {
@@ -51,6 +51,10 @@ export class Pacer {
   /** Per subject, the rate of the last lease. */
   private readonly rates = new Map<string, number>();
   private leasing = false;
+  /** Per subject, the latest rate cut this instance knows of (epoch ms): a 429 granted before it cuts nothing. */
+  private readonly cutAt = new Map<string, number>();
+  /** Per subject, the cut being recorded: the other 429s of a burst wait for it, not queue on its document. */
+  private readonly cutting = new Map<string, Promise<void>>();
 
   constructor(
     private readonly store: PacerStorage,
@@ -65,6 +69,8 @@ export class Pacer {
    * the quota is taken until past `deadline`, or 503 when no subject can be impersonated.
    */
   async take(deadline: number): Promise<Grant> {
+    // No position can serve it, and one leased for it would be lost (NaN would also unbound the whole lease).
+    if (!(deadline > this.now())) throw backlog(0);
     const grant = await new Promise<Grant>((resolve, reject) => {
       this.waiters.push({deadline, resolve, reject});
       void this.pump();
@@ -74,11 +80,33 @@ export class Pacer {
     return grant;
   }
 
-  /** Classroom answered 429 to a call made on `grant`: slow its subject down everywhere. */
+  /**
+   * Classroom answered 429 to a call made on `grant`: slow its subject down everywhere. The calls in flight
+   * together meet their 429s together; each recording its own transaction on the one rate document made them
+   * queue for seconds, so they wait for the first and skip theirs when its cut came after they were granted.
+   */
   async throttled(grant: Grant): Promise<void> {
+    const s = grant.subject;
+    for (let p = this.cutting.get(s); p; p = this.cutting.get(s)) await p;
+    if ((this.cutAt.get(s) ?? -Infinity) >= grant.grantedAt) return;
+    const p = this.recordCut(grant);
+    this.cutting.set(s, p);
     try {
-      const cut = await this.store.throttled(grant.subject, grant.grantedAt);
-      if (cut) logs.rateCut(grant.subject, cut.qps);
+      await p;
+    } finally {
+      if (this.cutting.get(s) === p) this.cutting.delete(s);
+    }
+  }
+
+  private async recordCut(grant: Grant): Promise<void> {
+    try {
+      const {cut, fresh} = await this.store.throttled(
+        grant.subject,
+        grant.grantedAt,
+      );
+      const known = this.cutAt.get(grant.subject) ?? -Infinity;
+      this.cutAt.set(grant.subject, Math.max(known, cut.at));
+      if (fresh) logs.rateCut(grant.subject, cut.qps);
     } catch (err) {
       logs.rateCutFailed(err);
     }
@@ -109,6 +137,7 @@ export class Pacer {
         );
         const lease = await this.store.lease({
           subjects,
+          poolSize: this.pool.subjects.length,
           wanted: Math.min(MAX_LEASE, this.waiters.length),
           latest,
           first,
@@ -129,13 +158,15 @@ export class Pacer {
   }
 
   /**
-   * Where each subject's next lease starts reading. A faster rate than last time (the cut is recovering, or was
-   * lifted) gives earlier slots room again: the hint is dropped rather than trusted.
+   * Where each subject's next lease starts reading. More positions per slot than last time (the cut is
+   * recovering, or was lifted) give earlier slots room again: the hint is dropped rather than trusted. A rate that
+   * climbed without adding a position changes nothing: dropping the hint then would re-read the same full slots
+   * in a loop for as long as a recovery lasts.
    */
   private remember(lease: Lease): void {
     for (const [s, f] of lease.frontier) {
       const rate = lease.rates.get(s) ?? 0;
-      const faster = rate > (this.rates.get(s) ?? Infinity);
+      const faster = capacity(rate) > capacity(this.rates.get(s) ?? Infinity);
       this.rates.set(s, rate);
       if (faster) this.hints.delete(s);
       else this.hints.set(s, slotOf(f));
@@ -150,7 +181,10 @@ export class Pacer {
   private hand(backlogEnd?: number): void {
     const now = this.now();
     this.spare = this.spare.filter(
-      g => now < (slotOf(g.at) + 1) * SLOT_MS + STALE_AFTER_SLOT_MS,
+      g =>
+        now <
+        Math.max((slotOf(g.at) + 1) * SLOT_MS, g.grantedAt) +
+          STALE_AFTER_SLOT_MS,
     );
     this.waiters.sort((a, b) => a.deadline - b.deadline);
     const still: Waiter[] = [];
@@ -161,6 +195,8 @@ export class Pacer {
         w.resolve(g);
       } else if (g) {
         w.reject(backlog(g.at - now));
+      } else if (now >= w.deadline) {
+        w.reject(backlog(0)); // whatever the next lease brings comes too late
       } else if (
         backlogEnd !== undefined &&
         backlogEnd > latestStart(w.deadline, now)

@@ -34,8 +34,19 @@ export interface PacerRates {
   projectQps: number;
 }
 
+/** What a 429 did: the cut in force after it, and whether this 429 made it. */
+export interface Throttle {
+  cut: RateCut;
+  fresh: boolean;
+}
+
 export interface LeaseRequest {
   subjects: string[];
+  /**
+   * Subjects configured, in the rotation or not. Whether the project's limit counts must not depend on which
+   * subjects one instance has out: an instance that counted too few would lease without project positions.
+   */
+  poolSize: number;
   wanted: number;
   /** No position later than this (epoch ms). */
   latest: number;
@@ -53,9 +64,14 @@ export interface Lease {
   windowEnd: number;
 }
 
-/** Firestore document id of a subject's scope ('' is the service account's own identity, no delegation). */
+/**
+ * Firestore document id of a subject's scope ('' is the service account's own identity, no delegation). A '/'
+ * would make the id a path and break every lease of the pool, so it is escaped (and '%', to keep ids distinct).
+ */
 export function scopeId(subject: string): string {
-  return subject ? `user:${subject}` : 'adc';
+  return subject
+    ? `user:${subject.replace(/[%/]/g, c => encodeURIComponent(c))}`
+    : 'adc';
 }
 
 export class PacerStore {
@@ -88,7 +104,9 @@ export class PacerStore {
     );
     const scopes = [
       ...req.subjects.map(scopeId),
-      ...(this.projectCounts(req.subjects.length) ? [PROJECT_SCOPE] : []),
+      ...(this.projectCounts(Math.max(req.poolSize, req.subjects.length))
+        ? [PROJECT_SCOPE]
+        : []),
     ];
     const slotRefs = scopes.flatMap(scope =>
       slotsRead.map(slot => this.slots.doc(`${scope}~${slot}`)),
@@ -162,10 +180,7 @@ export class PacerStore {
   }
 
   /** A 429 for a call granted at `grantedAt`: cuts the subject's rate for every instance (once per burst). */
-  async throttled(
-    subject: string,
-    grantedAt: number,
-  ): Promise<RateCut | undefined> {
+  async throttled(subject: string, grantedAt: number): Promise<Throttle> {
     const ref = this.rates.doc(scopeId(subject));
     return this.db.runTransaction(async tx => {
       const now = this.now();
@@ -176,13 +191,13 @@ export class PacerStore {
         grantedAt,
         now,
       );
-      if (cut)
-        tx.set(ref, {
-          qps: cut.qps,
-          cutAt: Timestamp.fromMillis(cut.at),
-          ceilingQps: this.settings.subjectQps,
-        });
-      return cut;
+      if (!cut) return {cut: previous!, fresh: false}; // a cut came after the grant
+      tx.set(ref, {
+        qps: cut.qps,
+        cutAt: Timestamp.fromMillis(cut.at),
+        ceilingQps: this.settings.subjectQps,
+      });
+      return {cut, fresh: true};
     });
   }
 

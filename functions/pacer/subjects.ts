@@ -28,9 +28,10 @@ export class SubjectPool {
     return this.subjects.filter(s => (this.out.get(s)?.until ?? 0) <= now);
   }
 
-  /** When the first paused subject may be tried again (epoch ms), when none is available. */
+  /** When the first paused subject may be tried again (epoch ms), when none is available (an empty pool: a pause). */
   nextReturn(): number {
-    return Math.min(...[...this.out.values()].map(o => o.until));
+    const until = [...this.out.values()].map(o => o.until);
+    return until.length ? Math.min(...until) : this.now() + SUBJECT_RETRY_MS;
   }
 
   /** Its token could not be obtained: out of the rotation, for longer each time in a row. */
@@ -50,10 +51,14 @@ export class SubjectPool {
     logs.subjectLeftRotation(subject, pauseMs / 1000, err);
   }
 
-  /** A call went out as this subject: its token works. */
-  worked(subject: string): void {
+  /**
+   * A call granted at `grantedAt` went out as this subject: its token works. Unless the call was granted before
+   * the subject's pause began: a token minted before a revocation keeps working, so a call already on its way
+   * succeeds after the refusal that took the subject out, and says nothing about its delegation now.
+   */
+  worked(subject: string, grantedAt: number): void {
     const o = this.out.get(subject);
-    if (!o) return;
+    if (!o || grantedAt < o.until - o.pauseMs) return;
     this.out.delete(subject);
     logs.subjectBack(subject, this.now() - o.since);
   }
