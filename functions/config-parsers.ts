@@ -232,9 +232,13 @@ export function refuseCaller(c: string): string | undefined {
   return `${JSON.stringify(c.slice(0, 64))} is neither an email address nor a numeric account id (no wildcards)`;
 }
 
-/** An admin to impersonate must be an email address. */
+/**
+ * An admin to impersonate: a plain email address (lower case, at most 254 characters). It also names the pacer's
+ * Firestore documents, so nothing that could upset a document id gets through.
+ */
 export function refuseSubject(s: string): string | undefined {
-  return /^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(s)
+  return s.length <= 254 &&
+    /^[a-z0-9._%+'-]+@[a-z0-9-]+(\.[a-z0-9-]+)+$/.test(s)
     ? undefined
-    : `CLASSROOM_SUBJECTS: ${JSON.stringify(s.slice(0, 64))} is not an email address`;
+    : `${JSON.stringify(s.slice(0, 64))} is not an email address`;
 }

@@ -152,11 +152,11 @@ function subjectsOf(one: string | undefined, pool: string[]): string[] {
     throw new ConfigError(
       'CLASSROOM_SUBJECT and CLASSROOM_SUBJECTS are both set: set CLASSROOM_SUBJECTS alone for a pool of admins, or CLASSROOM_SUBJECT alone for one',
     );
-  const refused = one === undefined ? undefined : refuseSubject(one);
+  const refused =
+    one === undefined ? undefined : refuseSubject(one.toLowerCase());
   if (refused !== undefined)
-    throw new ConfigError(
-      refused.replace('CLASSROOM_SUBJECTS', 'CLASSROOM_SUBJECT'),
-    );
+    throw new ConfigError(`CLASSROOM_SUBJECT: ${refused}`);
+
   const subjects = one !== undefined ? [one.toLowerCase()] : pool;
   const twice = subjects.find((s, i) => subjects.indexOf(s) !== i);
   if (twice !== undefined)

@@ -84,6 +84,17 @@ describe('configuration', () => {
     expect(() => parseConfig({CLASSROOM_SUBJECT: 'admin'})).toThrow(
       /CLASSROOM_SUBJECT: "admin" is not an email address/,
     );
+    // Each admin also names Firestore documents of the pacer: nothing odd gets through, and the message names the
+    // variable once.
+    for (const odd of [
+      'a/b@district.example',
+      'a~b@district.example',
+      'josé@district.example',
+      `${'a'.repeat(250)}@d.example`,
+    ])
+      expect(() => parseConfig({CLASSROOM_SUBJECTS: odd})).toThrow(
+        /^CLASSROOM_SUBJECTS: "[^"]*" is not an email address$/,
+      );
   });
   it('paces at a margin under the quota unless told otherwise', () => {
     expect(parseConfig({}).pacer).toEqual({subjectQps: 19, projectQps: 47});
