@@ -4,6 +4,7 @@ import type {Outcome} from './audit';
 import type {Invitation} from './classroom';
 import type {ApiError, GoogleErrorBody, GoogleErrorObject} from './errors';
 import type {StoredResponse} from './idempotency';
+import type {OperationJson} from './operations/view';
 
 interface AnswerBase<O extends string> {
   httpStatus: number;
@@ -82,6 +83,14 @@ export interface HealthAnswer<
   body: {status: 'ok'};
 }
 
+/** A long-running operation (AIP-151), as `GET /v1/operations/{id}` and the calls that start one answer it. */
+export interface OperationAnswer<
+  O extends string = Outcome,
+> extends AnswerBase<O> {
+  kind: 'operation';
+  body: OperationJson;
+}
+
 /** An answer stored under an idempotency key, replayed as the exact JSON text first sent. */
 export interface StoredAnswer<
   O extends string = Outcome,
@@ -99,6 +108,7 @@ export type Answer<O extends string = Outcome> =
   | DeliveryAnswer<O>
   | IncompleteAnswer<O>
   | HealthAnswer<O>
+  | OperationAnswer<O>
   | StoredAnswer<O>;
 
 /** What the create flow answers. */

@@ -142,6 +142,12 @@ export const SETTINGS = z.object({
     description:
       'idempotency keys carry `expireAt` this far ahead; an expired key is treated as unused',
   }),
+  operationTtlMs: setting({
+    variable: 'OPERATION_TTL_DAYS',
+    parse: integer(30, 1, 3650, 'days'),
+    description:
+      'operations (`GET /v1/operations/{id}`) and their per-item results carry `expireAt` this far after they start (for the TTL policy); an expired operation answers `404`',
+  }),
   inflightWaitMs: setting({
     variable: 'INFLIGHT_WAIT_MS',
     parse: integer(3000, 0, 60_000, 'milliseconds'),

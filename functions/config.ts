@@ -47,6 +47,8 @@ export interface Config {
   /** Ledger entries and idempotency keys carry `expireAt` = now + these (for Firestore TTL policies). */
   ledgerTtlMs: number;
   idempotencyKeyTtlMs: number;
+  /** Operations and their results carry `expireAt` = creation + this. */
+  operationTtlMs: number;
   /** Standard Webhooks secrets (`whsec_…`); several during a rotation. Empty: webhooks refused. */
   webhookSecrets: string[];
   /** Prepended to a OneRoster class sourcedId to make the Classroom course alias. */
@@ -129,6 +131,7 @@ export function parseConfig(
     },
     ledgerTtlMs: s.ledgerTtlMs,
     idempotencyKeyTtlMs: s.idempotencyKeyTtlMs,
+    operationTtlMs: s.operationTtlMs,
     webhookSecrets: s.webhookSecrets,
     courseAliasPrefix: s.courseAliasPrefix,
     allowedEmailDomains: s.allowedEmailDomains,

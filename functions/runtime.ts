@@ -8,8 +8,10 @@ import {CreateFlow} from './create/flow';
 import {createApp, Handler} from './http/app';
 import {CallerVerifier, CertSource} from './http/caller';
 import {HttpInvitations} from './http/invitations';
+import {HttpOperations} from './http/operations';
 import {IdempotencyKeys} from './idempotency';
 import {Ledger, WEBHOOK_DELIVERIES_COLLECTION} from './ledger';
+import {Operations} from './operations/store';
 import {PacedClassroom} from './pacer/paced-classroom';
 import {Pacer} from './pacer/pacer';
 import {PacerStore} from './pacer/store';
@@ -37,6 +39,8 @@ export interface Runtime {
   /** Classroom as the gateway calls it: paced, behind the circuit breaker when configured. */
   classroom: ClassroomInvitations;
   pacer: Pacer;
+  /** Long-running operations (batches, large deliveries). */
+  operations: Operations;
   flow: CreateFlow;
   /** Writes the refusal audit's last summaries. */
   close(): Promise<void>;
@@ -112,6 +116,12 @@ export function createRuntime(config: Config, deps: RuntimeDeps = {}): Runtime {
     deliveries,
     webhookRefusals,
   );
+  const operations = new Operations(
+    db,
+    config.collectionPrefix,
+    config.operationTtlMs,
+    now,
+  );
   const callers = new CallerVerifier(
     config.callerAudience,
     config.allowedCallers,
@@ -119,13 +129,20 @@ export function createRuntime(config: Config, deps: RuntimeDeps = {}): Runtime {
   );
   return {
     handler: createApp(
-      {invitations, removals, webhooks, callers},
+      {
+        invitations,
+        operations: new HttpOperations(operations),
+        removals,
+        webhooks,
+        callers,
+      },
       config.projectId,
     ),
     db,
     ledger,
     classroom,
     pacer,
+    operations,
     flow,
     async close() {
       await httpRefusals.close();

@@ -18,9 +18,11 @@ import type {WebhookProcessor} from '../webhooks/processor';
 import type {CallerVerifier} from './caller';
 import {remoteIp, requestIdOf} from './request-facts';
 import type {HttpInvitations} from './invitations';
+import type {HttpOperations} from './operations';
 
 export interface AppDeps {
   invitations: HttpInvitations;
+  operations: HttpOperations;
   removals: Removals;
   webhooks: WebhookProcessor;
   callers: CallerVerifier;
@@ -182,6 +184,20 @@ export function createApp(deps: AppDeps, projectId?: string): Handler {
           invitationId: id.slice(0, 256),
           ...upstreamStatusOf(answer),
         },
+      };
+    }
+    const op = /^\/v1\/operations\/([^/]+)$/.exec(path);
+    if (op && req.method === 'GET') {
+      // Read by the callers of /v1/invitations (the same verification); the unguessable name is not a credential.
+      const who = await deps.callers.identify(req.get('authorization'));
+      const id = decodeURIComponent(op[1]!);
+      const answer =
+        'error' in who
+          ? fromError(who.error, 'rejected')
+          : await deps.operations.get(id);
+      return {
+        answer,
+        details: {operation: id.slice(0, 64), ...answer.details},
       };
     }
     if (path === '/webhooks/sis' && req.method === 'POST') {

@@ -8,6 +8,10 @@ import {
   LEDGER_COLLECTION,
   WEBHOOK_DELIVERIES_COLLECTION,
 } from '../../functions/ledger';
+import {
+  OPERATIONS_COLLECTION,
+  RESULTS_SUBCOLLECTION,
+} from '../../functions/operations/store';
 import {PACER_SLOTS_COLLECTION} from '../../functions/pacer/store';
 
 interface FieldOverride {
@@ -29,6 +33,8 @@ it.each([
   WEBHOOK_DELIVERIES_COLLECTION,
   AUDIT_COLLECTION,
   PACER_SLOTS_COLLECTION,
+  OPERATIONS_COLLECTION,
+  RESULTS_SUBCOLLECTION,
 ])(
   '%s has a TTL policy on expireAt, and the field is exempt from indexing',
   collection => {
