@@ -179,3 +179,25 @@ export function errorOf(answer: Answer<string>): GoogleErrorObject | undefined {
     ? answer.body.error
     : undefined;
 }
+
+/** An item's result (of a delivery, or of an operation) from the answer its create or withdrawal got. */
+export function itemResultOf(
+  a: CreateAnswer | EmptyAnswer | SkippedAnswer | ErrorAnswer,
+  sourcedId: string,
+): {result: ItemResult; retryAfterS?: number} {
+  switch (a.kind) {
+    case 'error': {
+      const after = Number(a.headers['Retry-After']);
+      return {
+        result: {sourcedId, outcome: a.outcome, error: a.body.error},
+        retryAfterS: Number.isFinite(after) ? after : undefined,
+      };
+    }
+    case 'skipped':
+      return {result: {sourcedId, outcome: 'skipped', reason: a.body.reason}};
+    case 'empty':
+      return {result: {sourcedId, outcome: 'withdrawn'}};
+    case 'invitation':
+      return {result: {sourcedId, outcome: a.outcome, invitation: a.body}};
+  }
+}

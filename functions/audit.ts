@@ -32,6 +32,8 @@ export interface RequestContext {
   webhookId?: string;
   /** Set when a delivery re-runs because its webhook-id came again with another body. */
   webhookIdReuse?: WebhookIdReuse;
+  /** Set for an item of a long-running operation (a batch, a large delivery), run by a worker. */
+  operationId?: string;
 }
 
 /** Short body fingerprints (`sha256:<16 hex>`) of a webhook-id's previous and current delivery. */
@@ -73,6 +75,7 @@ export interface AuditEvent extends AuditFields {
   claimedCaller?: string;
   webhookId?: string;
   webhookIdReuse?: WebhookIdReuse;
+  operationId?: string;
   courseId: string | null;
   userId: string | null;
   role: string | null;
@@ -111,6 +114,7 @@ export function auditEvent(
   if (ctx.claimedCaller) event.claimedCaller = ctx.claimedCaller;
   if (ctx.webhookId) event.webhookId = ctx.webhookId;
   if (ctx.webhookIdReuse) event.webhookIdReuse = ctx.webhookIdReuse;
+  if (ctx.operationId) event.operationId = ctx.operationId;
   return event;
 }
 

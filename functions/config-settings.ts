@@ -148,6 +148,12 @@ export const SETTINGS = z.object({
     description:
       'operations (`GET /v1/operations/{id}`) and their per-item results carry `expireAt` this far after they start (for the TTL policy); an expired operation answers `404`',
   }),
+  retryNotFoundForMs: setting({
+    variable: 'RETRY_NOT_FOUND_FOR',
+    parse: duration('0s'),
+    description:
+      "an item of an operation (a batch, a large webhook delivery) that Classroom answers `404 NOT_FOUND` is tried again, with Pub/Sub's backoff, until this long after the operation started, before it is reported failed: SIS feeds often run ahead of the accounts and courses they name. `0s`: off",
+  }),
   inflightWaitMs: setting({
     variable: 'INFLIGHT_WAIT_MS',
     parse: integer(3000, 0, 60_000, 'milliseconds'),

@@ -49,6 +49,8 @@ export interface Config {
   idempotencyKeyTtlMs: number;
   /** Operations and their results carry `expireAt` = creation + this. */
   operationTtlMs: number;
+  /** An operation's item answered NOT_FOUND is retried until this long after the operation started (0: off). */
+  retryNotFoundForMs: number;
   /** Standard Webhooks secrets (`whsec_…`); several during a rotation. Empty: webhooks refused. */
   webhookSecrets: string[];
   /** Prepended to a OneRoster class sourcedId to make the Classroom course alias. */
@@ -132,6 +134,7 @@ export function parseConfig(
     ledgerTtlMs: s.ledgerTtlMs,
     idempotencyKeyTtlMs: s.idempotencyKeyTtlMs,
     operationTtlMs: s.operationTtlMs,
+    retryNotFoundForMs: s.retryNotFoundForMs,
     webhookSecrets: s.webhookSecrets,
     courseAliasPrefix: s.courseAliasPrefix,
     allowedEmailDomains: s.allowedEmailDomains,

@@ -12,6 +12,7 @@ import {HttpOperations} from './http/operations';
 import {IdempotencyKeys} from './idempotency';
 import {Ledger, WEBHOOK_DELIVERIES_COLLECTION} from './ledger';
 import {Operations} from './operations/store';
+import {OperationWorker} from './operations/worker';
 import {PacedClassroom} from './pacer/paced-classroom';
 import {Pacer} from './pacer/pacer';
 import {PacerStore} from './pacer/store';
@@ -41,6 +42,8 @@ export interface Runtime {
   pacer: Pacer;
   /** Long-running operations (batches, large deliveries). */
   operations: Operations;
+  /** Runs one item of an operation (the `invitationsWorker` target). */
+  worker: OperationWorker;
   flow: CreateFlow;
   /** Writes the refusal audit's last summaries. */
   close(): Promise<void>;
@@ -143,6 +146,7 @@ export function createRuntime(config: Config, deps: RuntimeDeps = {}): Runtime {
     classroom,
     pacer,
     operations,
+    worker: new OperationWorker(config, flow, removals, operations, now),
     flow,
     async close() {
       await httpRefusals.close();

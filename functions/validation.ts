@@ -53,7 +53,8 @@ export const RoleSchema = z.enum(ROLES, {
   error: 'role must be one of STUDENT, TEACHER, OWNER',
 });
 
-const InvitationSchema = z.object({
+/** An invitation's three fields, validated (also what a worker's message carries). */
+export const InvitationRequestSchema = z.object({
   userId: UserIdSchema,
   courseId: CourseIdSchema,
   role: RoleSchema,
@@ -193,7 +194,7 @@ export function validateInvitation(
           : `unknown field ${JSON.stringify(key).slice(0, 80)}`,
     });
   }
-  const parsed = InvitationSchema.safeParse(body);
+  const parsed = InvitationRequestSchema.safeParse(body);
   if (!parsed.success) {
     const seen = new Set<string>();
     for (const issue of parsed.error.issues) {

@@ -4,7 +4,7 @@
 import type {AuditEvent, RequestContext} from '../audit';
 import {auditEvent} from '../audit';
 import type {Config} from '../config';
-import type {Answer, ItemResult} from '../answers';
+import {Answer, ItemResult, itemResultOf} from '../answers';
 import type {CreateFlow} from '../create/flow';
 import {isLocalRefusal} from '../circuit';
 import {GoogleErrorObject, retryable} from '../errors';
@@ -168,24 +168,7 @@ export class DeliveryRunner {
             replace: true,
             deadline,
           });
-    const sourcedId = enrollment.sourcedId;
-    switch (a.kind) {
-      case 'error': {
-        const after = Number(a.headers['Retry-After']);
-        return {
-          result: {sourcedId, outcome: a.outcome, error: a.body.error},
-          retryAfterS: Number.isFinite(after) ? after : undefined,
-        };
-      }
-      case 'skipped':
-        return {
-          result: {sourcedId, outcome: 'skipped', reason: a.body.reason},
-        };
-      case 'empty':
-        return {result: {sourcedId, outcome: 'withdrawn'}};
-      case 'invitation':
-        return {result: {sourcedId, outcome: a.outcome, invitation: a.body}};
-    }
+    return itemResultOf(a, enrollment.sourcedId);
   }
 
   /**

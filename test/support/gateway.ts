@@ -17,6 +17,8 @@ import {
   AUDIT_COLLECTION,
   LEDGER_COLLECTION,
 } from '../../functions/ledger';
+import type {Operations} from '../../functions/operations/store';
+import type {OperationWorker} from '../../functions/operations/worker';
 import {PACER_RATES_COLLECTION} from '../../functions/pacer/store';
 import {createRuntime} from '../../functions/runtime';
 import {ClassroomStandIn} from '../../standin/server';
@@ -31,6 +33,9 @@ export interface TestGateway {
   /** The create flow of this instance (what POST /v1/invitations and webhooks run after validation). */
   flow: CreateFlow;
   classroom: ClassroomInvitations;
+  /** Long-running operations and the worker that runs their items (what `invitationsWorker` runs). */
+  operations: Operations;
+  worker: OperationWorker;
   auditDocs(): Promise<Record<string, unknown>[]>;
   /** The pacer's rate cuts (one per throttled subject), as stored. */
   rateDocs(): Promise<Record<string, unknown>[]>;
@@ -84,6 +89,8 @@ export async function startTestGateway(
     ledger: runtime.ledger,
     flow: runtime.flow,
     classroom: runtime.classroom,
+    operations: runtime.operations,
+    worker: runtime.worker,
     auditDocs: () => docs(AUDIT_COLLECTION),
     rateDocs: () => docs(PACER_RATES_COLLECTION),
     async resetPacer() {
