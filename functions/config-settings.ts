@@ -148,6 +148,16 @@ export const SETTINGS = z.object({
     description:
       'operations (`GET /v1/operations/{id}`) and their per-item results carry `expireAt` this far after they start (for the TTL policy); an expired operation answers `404`',
   }),
+  invitationsTopic: setting({
+    variable: 'INVITATIONS_TOPIC',
+    parse: matching(
+      /^[A-Za-z][A-Za-z0-9._~+%-]{2,254}$|^$/,
+      'INVITATIONS_TOPIC must be a Pub/Sub topic id (a letter, then 3 to 255 letters, digits, or . _ ~ + % -)',
+    ),
+    default: '`invitation-items`',
+    description:
+      "Pub/Sub topic (in the function's project) that carries the items of operations to the `invitationsWorker` target",
+  }),
   retryNotFoundForMs: setting({
     variable: 'RETRY_NOT_FOUND_FOR',
     parse: duration('0s'),

@@ -49,6 +49,8 @@ export interface Config {
   idempotencyKeyTtlMs: number;
   /** Operations and their results carry `expireAt` = creation + this. */
   operationTtlMs: number;
+  /** Pub/Sub topic of operation items. */
+  invitationsTopic: string;
   /** An operation's item answered NOT_FOUND is retried until this long after the operation started (0: off). */
   retryNotFoundForMs: number;
   /** Standard Webhooks secrets (`whsec_…`); several during a rotation. Empty: webhooks refused. */
@@ -135,6 +137,7 @@ export function parseConfig(
     idempotencyKeyTtlMs: s.idempotencyKeyTtlMs,
     operationTtlMs: s.operationTtlMs,
     retryNotFoundForMs: s.retryNotFoundForMs,
+    invitationsTopic: s.invitationsTopic || 'invitation-items',
     webhookSecrets: s.webhookSecrets,
     courseAliasPrefix: s.courseAliasPrefix,
     allowedEmailDomains: s.allowedEmailDomains,

@@ -235,3 +235,34 @@ export function refusalAuditWriteFailed(
     ...errorFields(err),
   });
 }
+
+// Operations
+
+export function unreadableItemMessage(eventId: string | undefined): void {
+  log(
+    'ERROR',
+    'an operation item message could not be read; acknowledged without effect',
+    {
+      eventId: eventId?.slice(0, 128),
+    },
+  );
+}
+
+export function itemDone(
+  operation: string,
+  index: number,
+  outcome: string,
+  deadLettered: boolean,
+): void {
+  log(
+    deadLettered ? 'WARNING' : 'INFO',
+    deadLettered
+      ? 'an operation item was dead-lettered'
+      : 'an operation item was handled',
+    {
+      operation,
+      index,
+      outcome,
+    },
+  );
+}

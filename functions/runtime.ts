@@ -9,6 +9,9 @@ import {createApp, Handler} from './http/app';
 import {CallerVerifier, CertSource} from './http/caller';
 import {HttpInvitations} from './http/invitations';
 import {HttpOperations} from './http/operations';
+import {HttpBatches} from './http/batches';
+import {Intake, ItemQueue} from './operations/intake';
+import {PubSubQueue} from './operations/pubsub-queue';
 import {IdempotencyKeys} from './idempotency';
 import {Ledger, WEBHOOK_DELIVERIES_COLLECTION} from './ledger';
 import {Operations} from './operations/store';
@@ -29,6 +32,8 @@ export interface RuntimeDeps {
   classroom?: ClassroomInvitations;
   /** Google's ID token certificates. Default: fetched from Google. */
   certs?: CertSource;
+  /** Where operation items are published. Default: Pub/Sub (the emulator when PUBSUB_EMULATOR_HOST is set). */
+  queue?: ItemQueue;
   /** Wall clock for leases, deadlines and expiries. */
   now?: () => number;
 }
@@ -125,6 +130,10 @@ export function createRuntime(config: Config, deps: RuntimeDeps = {}): Runtime {
     config.operationTtlMs,
     now,
   );
+  const intake = new Intake(
+    operations,
+    deps.queue ?? new PubSubQueue(config.invitationsTopic, config.projectId),
+  );
   const callers = new CallerVerifier(
     config.callerAudience,
     config.allowedCallers,
@@ -135,6 +144,7 @@ export function createRuntime(config: Config, deps: RuntimeDeps = {}): Runtime {
       {
         invitations,
         operations: new HttpOperations(operations),
+        batches: new HttpBatches(intake, ledger, keys, httpRefusals),
         removals,
         webhooks,
         callers,

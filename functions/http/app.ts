@@ -19,10 +19,12 @@ import type {CallerVerifier} from './caller';
 import {remoteIp, requestIdOf} from './request-facts';
 import type {HttpInvitations} from './invitations';
 import type {HttpOperations} from './operations';
+import type {HttpBatches} from './batches';
 
 export interface AppDeps {
   invitations: HttpInvitations;
   operations: HttpOperations;
+  batches: HttpBatches;
   removals: Removals;
   webhooks: WebhookProcessor;
   callers: CallerVerifier;
@@ -158,6 +160,25 @@ export function createApp(deps: AppDeps, projectId?: string): Handler {
                 opts,
               );
       return {answer, details: invitationDetails(body, answer)};
+    }
+    if (path === '/v1/invitations:batchCreate' && req.method === 'POST') {
+      const who = await deps.callers.identify(req.get('authorization'));
+      const ctx: RequestContext = {
+        requestId,
+        source: 'http',
+        caller: who.caller,
+        claimedCaller: who.claimedCaller,
+      };
+      const raw: RawRequest = {
+        contentType: req.get('content-type'),
+        rawBody: req.rawBody,
+        body: undefined,
+      };
+      const answer =
+        'error' in who
+          ? await deps.invitations.refuse(raw, ctx, who.error)
+          : await deps.batches.create(raw, ctx, req.get('idempotency-key'));
+      return {answer, details: {source: 'http', ...answer.details}};
     }
     const del = /^\/v1\/invitations\/([^/]+)$/.exec(path);
     if (del && req.method === 'DELETE') {

@@ -11,6 +11,8 @@ import {
 export const INVITATION_BODY_MAX_BYTES = 16 * 1024;
 /** POST /webhooks/sis: a delivery of up to 1,000 enrollments. */
 export const WEBHOOK_BODY_MAX_BYTES = 1024 * 1024;
+/** POST /v1/invitations:batchCreate: up to 10,000 invitations of about 100 bytes each. */
+export const BATCH_BODY_MAX_BYTES = 2 * 1024 * 1024;
 /** Every other request: no other route reads a body. */
 export const OTHER_BODY_MAX_BYTES = 16 * 1024;
 /** Time for a body to arrive once the headers are in (BODY_TIMEOUT_MS). */
@@ -35,6 +37,8 @@ export function bodyCapFor(method: string | undefined, path: string): number {
     return INVITATION_BODY_MAX_BYTES;
   if (method === 'POST' && path === '/webhooks/sis')
     return WEBHOOK_BODY_MAX_BYTES;
+  if (method === 'POST' && path === '/v1/invitations:batchCreate')
+    return BATCH_BODY_MAX_BYTES;
   return OTHER_BODY_MAX_BYTES;
 }
 

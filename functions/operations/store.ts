@@ -149,6 +149,21 @@ export class Operations {
     }
   }
 
+  /** Results known at intake (items refused by validation), in batches of 500 writes. */
+  async recordMany(id: string, results: OperationItemResult[]): Promise<void> {
+    for (let i = 0; i < results.length; i += 500) {
+      const batch = this.db.batch();
+      for (const r of results.slice(i, i + 500))
+        batch.create(this.results(id).doc(String(r.index).padStart(6, '0')), {
+          ...stripUndefined(r),
+          ...tallyOf(r.outcome),
+          at: Timestamp.fromMillis(this.now()),
+          expireAt: Timestamp.fromMillis(this.now() + this.ttlMs),
+        });
+      await batch.commit();
+    }
+  }
+
   /** The item's recorded result, if it has one (a redelivered message finds its item done). */
   async resultOf(
     id: string,

@@ -1,0 +1,27 @@
+// What the `invitationsWorker` and `invitationsDeadLetter` targets do with one CloudEvent: run (or fail) the item
+// it carries. Returning acknowledges the message; throwing (RetryLater) leaves it to Pub/Sub's redelivery.
+import * as logs from '../log-events';
+import {itemOf} from './item-event';
+import type {OperationWorker} from './worker';
+
+export async function runItemEvent(
+  worker: OperationWorker,
+  event: {id?: string; data?: unknown},
+  deadLettered = false,
+): Promise<void> {
+  const item = itemOf(event);
+  if (!item) {
+    // Redelivering a message nobody can read would only loop: acknowledged, and said loudly.
+    logs.unreadableItemMessage(event.id);
+    return;
+  }
+  const outcome = deadLettered
+    ? await worker.deadLettered(item.message)
+    : await worker.handle(item.message, item.messageId);
+  logs.itemDone(
+    item.message.operation,
+    item.message.index,
+    outcome,
+    deadLettered,
+  );
+}

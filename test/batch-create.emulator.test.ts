@@ -1,0 +1,136 @@
+// POST /v1/invitations:batchCreate on the Firestore and Pub/Sub emulators: the batch is answered at once with an
+// operation, bad items are its first results, good ones are published (one message each) and, run by the worker,
+// complete the operation; the same Idempotency-Key gets the same operation and publishes nothing again.
+import {randomBytes} from 'node:crypto';
+import {Message, PubSub, Subscription} from '@google-cloud/pubsub';
+import request from 'supertest';
+import {runItemEvent} from '../functions/operations/worker-entry';
+import {PROJECT_ID} from './support/emulator';
+import {startTestGateway, TestGateway} from './support/gateway';
+
+if (!process.env.PUBSUB_EMULATOR_HOST)
+  throw new Error(
+    'PUBSUB_EMULATOR_HOST is not set: run the emulator tests through `npm test`.',
+  );
+
+const pubsub = new PubSub({projectId: PROJECT_ID});
+const topicName = `items-${randomBytes(4).toString('hex')}`;
+let t: TestGateway;
+let sub: Subscription;
+const received: Message[] = [];
+
+beforeAll(async () => {
+  const [topic] = await pubsub.createTopic(topicName);
+  [sub] = await topic.createSubscription(`${topicName}-pull`);
+  sub.on('message', (m: Message) => {
+    received.push(m);
+    m.ack();
+  });
+  t = await startTestGateway('batch', {INVITATIONS_TOPIC: topicName});
+});
+afterAll(async () => {
+  await sub.close();
+  await t.close();
+  await pubsub.close();
+});
+
+/** Waits for `n` more messages, then runs each through the worker as the `invitationsWorker` target would. */
+async function work(n: number): Promise<void> {
+  const until = Date.now() + 10_000;
+  while (received.length < n && Date.now() < until)
+    await new Promise(r => setTimeout(r, 20));
+  const batch = received.splice(0, received.length);
+  expect(batch).toHaveLength(n);
+  for (const m of batch)
+    await runItemEvent(t.worker, {
+      id: m.id,
+      data: {message: {data: m.data.toString('base64'), messageId: m.id}},
+    });
+}
+
+const inv = (i: number) => ({
+  userId: `b${i}@school.example`,
+  courseId: 'd:batch-1',
+  role: 'STUDENT',
+});
+const post = (body: unknown, key?: string) => {
+  const r = request(t.server).post('/v1/invitations:batchCreate');
+  if (key) r.set('Idempotency-Key', key);
+  return r.send(body as object);
+};
+
+it('answers an operation at once; bad items are results already, good ones complete through the worker', async () => {
+  const res = await post({
+    requests: [
+      {invitation: inv(1)},
+      {
+        invitation: {
+          userId: 'not an email',
+          courseId: 'd:batch-1',
+          role: 'STUDENT',
+        },
+      },
+      {invitation: inv(2)},
+      {invitation: inv(3)},
+    ],
+  }).expect(200);
+  const name = res.body.name as string;
+  expect(name).toMatch(/^operations\/[A-Za-z0-9_-]{22}$/);
+  expect(res.headers.location).toBe(`/v1/${name}`);
+  expect(res.body.done).toBe(false);
+  expect(res.body.metadata.progress).toMatchObject({
+    total: 4,
+    failed: 1,
+    pending: 3,
+  });
+  expect(t.standIn.calls.create).toBe(0); // nothing is sent to Classroom inside the request
+
+  await work(3);
+  const done = await request(t.server).get(`/v1/${name}`).expect(200);
+  expect(done.body.done).toBe(true);
+  const results = done.body.response.results as Array<{
+    index: number;
+    outcome: string;
+    error?: {status: string};
+  }>;
+  expect(results.map(r => [r.index, r.outcome])).toEqual([
+    [0, 'created'],
+    [1, 'rejected'],
+    [2, 'created'],
+    [3, 'created'],
+  ]);
+  expect(results[1]!.error!.status).toBe('INVALID_ARGUMENT');
+  expect(t.standIn.invitations.size).toBe(3);
+});
+
+it('the same Idempotency-Key and batch: the same operation, and nothing published again', async () => {
+  const body = {requests: [{invitation: inv(10)}, {invitation: inv(11)}]};
+  const first = await post(body, 'batch-key-1').expect(200);
+  const again = await post(body, 'batch-key-1').expect(200);
+  expect(again.body.name).toBe(first.body.name);
+  expect(again.headers['idempotent-replayed']).toBe('true');
+  await work(2); // two messages, not four
+  await new Promise(r => setTimeout(r, 300));
+  expect(received).toHaveLength(0);
+  // Another batch under the same key is refused, as for single creates.
+  await post({requests: [{invitation: inv(12)}]}, 'batch-key-1').expect(422);
+});
+
+it('an envelope that is not a batch is refused whole, and nothing is published', async () => {
+  for (const body of [
+    {},
+    {requests: []},
+    {requests: [{invitation: inv(20)}], extra: 1},
+    {requests: 'x'},
+  ]) {
+    const res = await post(body).expect(400);
+    expect(res.body.error.status).toBe('INVALID_ARGUMENT');
+  }
+  const tooMany = {
+    requests: Array.from({length: 10_001}, (_, i) => ({invitation: inv(i)})),
+  };
+  const res = await post(tooMany).expect(400);
+  expect(res.body.error.message).toMatch(/at most 10000/);
+  await new Promise(r => setTimeout(r, 300));
+  expect(received).toHaveLength(0);
+});
