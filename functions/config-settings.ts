@@ -211,6 +211,12 @@ export const SETTINGS = z.object({
     parse: integer(8, 1, 64, 'count'),
     description: 'enrollments of one delivery processed at once',
   }),
+  webhookInlineMax: setting({
+    variable: 'WEBHOOK_INLINE_MAX',
+    parse: integer(20, 0, 1000, 'count'),
+    description:
+      'a delivery with more enrollments to act on than this is taken as an operation: stored, published to `INVITATIONS_TOPIC` and answered `202 Accepted` at once, whatever its size; smaller ones are answered inline with their results. `0`: every delivery is taken as an operation',
+  }),
   callerAudience: setting({
     variable: 'CALLER_AUDIENCE',
     parse: text,

@@ -61,6 +61,8 @@ export interface Config {
   allowedEmailDomains: string[];
   /** Enrollments of one delivery processed at once. */
   webhookConcurrency: number;
+  /** A delivery acting on more enrollments than this is taken as an operation (202). */
+  webhookInlineMax: number;
   /**
    * Set together with allowedCallers, or neither is: when set, /v1/invitations verifies the caller's Google ID
    * token for this audience in the function. Unset, the function trusts Cloud Run IAM and verifies nothing.
@@ -142,6 +144,7 @@ export function parseConfig(
     courseAliasPrefix: s.courseAliasPrefix,
     allowedEmailDomains: s.allowedEmailDomains,
     webhookConcurrency: s.webhookConcurrency,
+    webhookInlineMax: s.webhookInlineMax,
     callerAudience: s.callerAudience,
     allowedCallers: s.allowedCallers,
     logRedactEmails: s.logRedactEmails,

@@ -116,14 +116,7 @@ export function createRuntime(config: Config, deps: RuntimeDeps = {}): Runtime {
     keys,
     httpRefusals,
   );
-  const webhooks = new WebhookProcessor(
-    config,
-    flow,
-    removals,
-    ledger,
-    deliveries,
-    webhookRefusals,
-  );
+
   const operations = new Operations(
     db,
     config.collectionPrefix,
@@ -133,6 +126,15 @@ export function createRuntime(config: Config, deps: RuntimeDeps = {}): Runtime {
   const intake = new Intake(
     operations,
     deps.queue ?? new PubSubQueue(config.invitationsTopic, config.projectId),
+  );
+  const webhooks = new WebhookProcessor(
+    config,
+    flow,
+    removals,
+    ledger,
+    deliveries,
+    webhookRefusals,
+    intake,
   );
   const callers = new CallerVerifier(
     config.callerAudience,

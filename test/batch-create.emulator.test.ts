@@ -1,51 +1,26 @@
 // POST /v1/invitations:batchCreate on the Firestore and Pub/Sub emulators: the batch is answered at once with an
 // operation, bad items are its first results, good ones are published (one message each) and, run by the worker,
 // complete the operation; the same Idempotency-Key gets the same operation and publishes nothing again.
-import {randomBytes} from 'node:crypto';
-import {Message, PubSub, Subscription} from '@google-cloud/pubsub';
 import request from 'supertest';
-import {runItemEvent} from '../functions/operations/worker-entry';
-import {PROJECT_ID} from './support/emulator';
 import {startTestGateway, TestGateway} from './support/gateway';
+import {ItemMessages, itemMessages} from './support/item-messages';
 
-if (!process.env.PUBSUB_EMULATOR_HOST)
-  throw new Error(
-    'PUBSUB_EMULATOR_HOST is not set: run the emulator tests through `npm test`.',
-  );
-
-const pubsub = new PubSub({projectId: PROJECT_ID});
-const topicName = `items-${randomBytes(4).toString('hex')}`;
 let t: TestGateway;
-let sub: Subscription;
-const received: Message[] = [];
+let items: ItemMessages;
+const received = () => items.received;
 
 beforeAll(async () => {
-  const [topic] = await pubsub.createTopic(topicName);
-  [sub] = await topic.createSubscription(`${topicName}-pull`);
-  sub.on('message', (m: Message) => {
-    received.push(m);
-    m.ack();
-  });
-  t = await startTestGateway('batch', {INVITATIONS_TOPIC: topicName});
+  items = await itemMessages();
+  t = await startTestGateway('batch', {INVITATIONS_TOPIC: items.topic});
 });
 afterAll(async () => {
-  await sub.close();
+  await items.close();
   await t.close();
-  await pubsub.close();
 });
 
 /** Waits for `n` more messages, then runs each through the worker as the `invitationsWorker` target would. */
 async function work(n: number): Promise<void> {
-  const until = Date.now() + 10_000;
-  while (received.length < n && Date.now() < until)
-    await new Promise(r => setTimeout(r, 20));
-  const batch = received.splice(0, received.length);
-  expect(batch).toHaveLength(n);
-  for (const m of batch)
-    await runItemEvent(t.worker, {
-      id: m.id,
-      data: {message: {data: m.data.toString('base64'), messageId: m.id}},
-    });
+  expect(await items.work(t.worker, n)).toHaveLength(n);
 }
 
 const inv = (i: number) => ({
@@ -111,7 +86,7 @@ it('the same Idempotency-Key and batch: the same operation, and nothing publishe
   expect(again.headers['idempotent-replayed']).toBe('true');
   await work(2); // two messages, not four
   await new Promise(r => setTimeout(r, 300));
-  expect(received).toHaveLength(0);
+  expect(received()).toHaveLength(0);
   // Another batch under the same key is refused, as for single creates.
   await post({requests: [{invitation: inv(12)}]}, 'batch-key-1').expect(422);
 });
@@ -132,5 +107,5 @@ it('an envelope that is not a batch is refused whole, and nothing is published',
   const res = await post(tooMany).expect(400);
   expect(res.body.error.message).toMatch(/at most 10000/);
   await new Promise(r => setTimeout(r, 300));
-  expect(received).toHaveLength(0);
+  expect(received()).toHaveLength(0);
 });

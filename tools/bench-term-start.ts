@@ -588,6 +588,8 @@ async function measure(
     COLLECTION_PREFIX: prefix,
     CLASSROOM_SUBJECTS: subjects.join(' '),
     WEBHOOK_SECRETS: secret,
+    // Issue 11's scenario: deliveries answered inline, within their deadline (issue 12 adds the asynchronous one).
+    WEBHOOK_INLINE_MAX: '1000',
   });
   try {
     await warm(fleet, secret, tag);

@@ -21,6 +21,8 @@ export const ItemMessage = z.object({
   /** ?replace=true semantics (a webhook's role change). */
   replace: z.boolean().optional(),
   sourcedId: z.string().max(256).optional(),
+  /** An earlier item of the same pair in the same delivery, which must be done first (its order decides). */
+  after: z.number().int().min(0).max(9_999).optional(),
 });
 export type ItemMessage = z.infer<typeof ItemMessage>;
 
@@ -53,6 +55,11 @@ export class OperationWorker {
     if (!op) return 'unknown_operation';
     // A redelivered message whose item is already done: no Classroom call, nothing written.
     if (await this.operations.resultOf(op.id, msg.index)) return 'duplicate';
+    if (
+      msg.after !== undefined &&
+      !(await this.operations.resultOf(op.id, msg.after))
+    )
+      throw new RetryLater(undefined, `item ${msg.after} of the same pair first`);
     const ctx: RequestContext = {
       requestId: `${op.id}.${msg.index}.${messageId}`.slice(0, 128),
       source: op.kind === 'webhook' ? 'webhook' : 'http',

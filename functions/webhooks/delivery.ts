@@ -23,7 +23,13 @@ import {
 
 /** For the log line. */
 export type WebhookOutcome =
-  'rejected' | 'delivered' | 'incomplete' | 'replayed' | 'in_flight' | 'failed';
+  | 'rejected'
+  | 'delivered'
+  | 'incomplete'
+  | 'replayed'
+  | 'in_flight'
+  | 'failed'
+  | 'accepted';
 
 export type WebhookAnswer = Answer<WebhookOutcome>;
 

@@ -18,6 +18,8 @@ import type {Removals} from '../removal';
 import {parseJsonObjectBody, RawRequest} from '../validation';
 import {EnrollmentEvent, parseEvent} from './enrollments';
 import {DeliveryRunner, WebhookAnswer} from './delivery';
+import {actionableCount, startDeliveryOperation} from './async-delivery';
+import type {Intake} from '../operations/intake';
 import {SignatureHeaders, SignatureVerifier} from './signature';
 
 export const MAX_WEBHOOK_BODY_BYTES = 1024 * 1024;
@@ -43,6 +45,7 @@ export class WebhookProcessor {
     ledger: Ledger,
     private readonly deliveries: IdempotencyKeys,
     private readonly refusals: RefusalAudit,
+    private readonly intake?: Intake,
   ) {
     this.verifier = new SignatureVerifier(config.webhookSecrets);
     this.runner = new DeliveryRunner(config, flow, removals, ledger);
@@ -156,7 +159,17 @@ export class WebhookProcessor {
           runCtx = {...ctx, webhookIdReuse: reuse};
           logs.webhookIdReused(ctx.requestId, ctx.webhookId, reuse);
         }
-        const answer = await this.runner.run(event, runCtx);
+        // Too much to finish inside a sender's timeout: taken as an operation, answered 202 at once.
+        const answer =
+          this.intake &&
+          actionableCount(event, this.config) > this.config.webhookInlineMax
+            ? await startDeliveryOperation(
+                event,
+                runCtx,
+                this.config,
+                this.intake,
+              )
+            : await this.runner.run(event, runCtx);
         if (runCtx.webhookIdReuse)
           answer.details = {
             ...answer.details,

@@ -63,6 +63,8 @@ export async function startTestGateway(
     INFLIGHT_WAIT_MS: '3000',
     // The stand-in has no quota unless a test gives it one; those tests set the rate they pace at.
     CLASSROOM_QPS: '1000',
+    // Deliveries are answered inline unless a test is about operations (those set their own threshold).
+    WEBHOOK_INLINE_MAX: '1000',
     ...env,
   });
   const db = newFirestore();
