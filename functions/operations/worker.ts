@@ -59,7 +59,10 @@ export class OperationWorker {
       msg.after !== undefined &&
       !(await this.operations.resultOf(op.id, msg.after))
     )
-      throw new RetryLater(undefined, `item ${msg.after} of the same pair first`);
+      throw new RetryLater(
+        undefined,
+        `item ${msg.after} of the same pair first`,
+      );
     const ctx: RequestContext = {
       requestId: `${op.id}.${msg.index}.${messageId}`.slice(0, 128),
       source: op.kind === 'webhook' ? 'webhook' : 'http',
