@@ -29,10 +29,12 @@ export interface FunctionProcess {
 }
 
 /**
- * Spawns the `invitations` target on `port`. `entry` is the built module to serve (default: package.json
+ * Spawns a target (default `invitations`; `invitationsWorker` and `invitationsDeadLetter` are CloudEvent
+ * functions) on `port`. `entry` is the built module to serve (default: package.json
  * `main`); `env` is laid over the emulator settings of this process.
  */
 export function spawnFunction(opts: {
+  target?: 'invitations' | 'invitationsWorker' | 'invitationsDeadLetter';
   port: number;
   env: Record<string, string | undefined>;
   entry?: string;
@@ -40,7 +42,10 @@ export function spawnFunction(opts: {
 }): FunctionProcess {
   const args = [
     FUNCTIONS_FRAMEWORK_CLI,
-    '--target=invitations',
+    `--target=${opts.target ?? 'invitations'}`,
+    ...(opts.target && opts.target !== 'invitations'
+      ? ['--signature-type=cloudevent']
+      : []),
     ...(opts.entry ? [`--source=${opts.entry}`] : []),
     `--port=${opts.port}`,
   ];
@@ -48,6 +53,10 @@ export function spawnFunction(opts: {
     env: {
       PATH: process.env.PATH ?? '',
       FIRESTORE_EMULATOR_HOST: process.env.FIRESTORE_EMULATOR_HOST ?? '',
+      // Where operation items are published, and what makes the framework read the emulator's pushes.
+      ...(process.env.PUBSUB_EMULATOR_HOST
+        ? {PUBSUB_EMULATOR_HOST: process.env.PUBSUB_EMULATOR_HOST}
+        : {}),
       METADATA_SERVER_DETECTION: 'none',
       ...opts.env,
     },
@@ -65,6 +74,8 @@ export async function waitForHealth(
   fn: FunctionProcess,
   timeoutMs: number,
   describe: () => string = () => '',
+  /** CloudEvent targets serve no /healthz: any answer means the process listens. */
+  anyAnswer = false,
 ): Promise<void> {
   const until = Date.now() + timeoutMs;
   for (;;) {
@@ -73,7 +84,8 @@ export async function waitForHealth(
         `the function exited before serving ${describe()}`.trim(),
       );
     try {
-      if ((await fetch(`${fn.url}/healthz`)).ok) return;
+      const res = await fetch(`${fn.url}/healthz`);
+      if (res.ok || anyAnswer) return;
     } catch {
       // not listening yet
     }

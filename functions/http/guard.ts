@@ -102,11 +102,11 @@ function admit(
   };
   const onEnd = () => {
     settle();
-    if (hasBody)
-      (req as IncomingMessage & {rawBody?: Buffer}).rawBody = Buffer.concat(
-        chunks,
-        r.receivedBytes,
-      );
+    if (hasBody) {
+      const rawBody = Buffer.concat(chunks, r.receivedBytes);
+      (req as IncomingMessage & {rawBody?: Buffer}).rawBody = rawBody;
+      eventBodyFor(req, rawBody);
+    }
     next(req, res);
   };
   const onAbandoned = () => {
@@ -205,4 +205,26 @@ export function installRequestGuard(source: GuardSettingsSource): void {
       logs.guardFailed(err);
     }
   });
+}
+
+/**
+ * The CloudEvent targets (`invitationsWorker`, `invitationsDeadLetter`) take their events at `/`, and the framework
+ * reads an event from `req.body`, which its own parsers no longer fill once this guard has read the body: the JSON
+ * is parsed here for that path only. (The gateway's routes parse their bodies themselves, from `rawBody`.)
+ */
+function eventBodyFor(req: IncomingMessage, rawBody: Buffer): void {
+  if (routePath(req.url) !== '/') return;
+  const type = (req.headers['content-type'] ?? '')
+    .split(';')[0]!
+    .trim()
+    .toLowerCase();
+  if (type !== 'application/json' && type !== 'application/cloudevents+json')
+    return;
+  try {
+    (req as IncomingMessage & {body?: unknown}).body = JSON.parse(
+      rawBody.toString('utf8'),
+    ) as unknown;
+  } catch {
+    // Left unset: the framework answers a malformed event itself.
+  }
 }

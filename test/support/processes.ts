@@ -23,9 +23,15 @@ export interface Instance extends FunctionProcess {
 
 export async function startInstance(
   env: Record<string, string>,
+  target:
+    | 'invitations'
+    | 'invitationsWorker'
+    | 'invitationsDeadLetter' = 'invitations',
+  port?: number,
 ): Promise<Instance> {
-  const port = await freePort();
+  port ??= await freePort();
   const fn = spawnFunction({
+    target,
     port,
     entry: join(ROOT, 'lib/functions/index.js'),
     env: {GOOGLE_CLOUD_PROJECT: PROJECT_ID, ...env},
@@ -34,7 +40,7 @@ export async function startInstance(
   let out = '';
   fn.child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
   fn.child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
-  await waitForHealth(fn, 20_000, () => out);
+  await waitForHealth(fn, 20_000, () => out, target !== 'invitations');
   return {...fn, port, output: () => out};
 }
 
