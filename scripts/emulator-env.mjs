@@ -1,9 +1,10 @@
-// Prepares the environment the Firebase CLI needs to start the Firestore emulator, here and on a laptop.
-// Why: firebase-tools 15 wants Java >= 21 and downloads its emulator jar on first use. Machines without
-// internet (CI) often have the Google Cloud CLI's own emulator jar instead; the CLI accepts it through
-// FIRESTORE_EMULATOR_BINARY_PATH once wrapped in a manifest-only launcher jar (that jar has no Main-Class).
+// Prepares the environment the Firebase CLI needs to start the Firestore and Pub/Sub emulators, here and on
+// a laptop. Why: firebase-tools 15 wants Java >= 21 and downloads each emulator on first use. Machines without
+// internet (CI) often have the Google Cloud CLI's own emulators instead; the CLI accepts them through
+// FIRESTORE_EMULATOR_BINARY_PATH / PUBSUB_EMULATOR_BINARY_PATH once wrapped in a launcher of our own.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
 import { delimiter, join, resolve } from 'node:path';
 import { crc32 } from 'node:zlib';
@@ -11,6 +12,11 @@ import { crc32 } from 'node:zlib';
 const MIN_JAVA = 21;
 const FIRESTORE_MAIN_CLASS = 'com.google.cloud.datastore.emulator.firestore.CloudFirestore';
 const SDK_ROOTS = ['/usr/lib/google-cloud-sdk', '/usr/share/google-cloud-sdk', '/opt/google-cloud-sdk', join(homedir(), 'google-cloud-sdk')];
+// Where each emulator lies in the Google Cloud CLI (under <sdk root>/platform) and the Debian package holding it.
+const SDK_EMULATORS = {
+  firestore: { path: ['cloud-firestore-emulator', 'cloud-firestore-emulator.jar'], debianPackage: 'google-cloud-cli-firestore-emulator' },
+  pubsub: { path: ['pubsub-emulator', 'bin', 'cloud-pubsub-emulator'], debianPackage: 'google-cloud-cli-pubsub-emulator' },
+};
 
 function parseMajor(text) {
   const m = /version "(\d+)(?:\.(\d+))?/.exec(text);
@@ -49,17 +55,47 @@ function findJavaBinDir(env) {
   return best?.dir;
 }
 
-function firebaseCachedJarExists() {
-  const dir = join(homedir(), '.cache', 'firebase', 'emulators');
-  return existsSync(dir) && readdirSync(dir).some((f) => /^cloud-firestore-emulator-v[\d.]+\.jar$/.test(f));
+/**
+ * Whether the Firebase CLI already holds its own copy of an emulator ('firestore', 'pubsub'): the exact file
+ * it looks for before downloading, which is pinned per CLI release. A copy of another version would not stop
+ * the download, so only this one counts; if the CLI's table cannot be read, nothing counts.
+ */
+function firebaseCliHasEmulator(name, env) {
+  let info;
+  try {
+    info = createRequire(import.meta.url)('firebase-tools/lib/emulator/downloadableEmulatorInfo.json')[name];
+  } catch {
+    return false;
+  }
+  const relative = info?.binaryPathRelativeToCacheDir ?? info?.downloadPathRelativeToCacheDir;
+  if (typeof relative !== 'string') return false;
+  const cacheDir = env.FIREBASE_EMULATORS_PATH || join(homedir(), '.cache', 'firebase', 'emulators');
+  return existsSync(join(cacheDir, relative));
 }
 
-function findSdkEmulatorJar() {
+function findInSdk(name) {
   for (const root of SDK_ROOTS) {
-    const jar = join(root, 'platform', 'cloud-firestore-emulator', 'cloud-firestore-emulator.jar');
-    if (existsSync(jar)) return jar;
+    const file = join(root, 'platform', ...SDK_EMULATORS[name].path);
+    if (existsSync(file)) return file;
   }
   return undefined;
+}
+
+/** Debian packages to install so that no emulator needs the Firebase CLI's download (used by .ci/run). */
+export function missingEmulatorPackages(env = process.env) {
+  return Object.keys(SDK_EMULATORS)
+    .filter((name) => !env[`${name.toUpperCase()}_EMULATOR_BINARY_PATH`] && !firebaseCliHasEmulator(name, env) && !findInSdk(name))
+    .map((name) => SDK_EMULATORS[name].debianPackage);
+}
+
+/**
+ * A one-line script that runs the SDK's Pub/Sub launcher. Why not point the CLI at the SDK's file itself:
+ * the CLI chmods the file it is given to 0755, which fails (EPERM) for anyone but the owner of a system install.
+ */
+function writePubsubLauncher(path, sdkLauncher) {
+  const quoted = `'${sdkLauncher.replaceAll("'", `'\\''`)}'`;
+  writeFileSync(path, `#!/bin/sh\n# Written by scripts/emulator-env.mjs.\nexec ${quoted} "$@"\n`);
+  chmodSync(path, 0o755);
 }
 
 /** Writes a stored (uncompressed) zip holding only META-INF/MANIFEST.MF. */
@@ -107,8 +143,8 @@ function writeLauncherJar(path, sdkJar) {
 }
 
 /**
- * Returns a copy of `env` with PATH and FIRESTORE_EMULATOR_BINARY_PATH set so that
- * `firebase emulators:*` can start Firestore on this machine. Logs what it chose.
+ * Returns a copy of `env` with PATH, FIRESTORE_EMULATOR_BINARY_PATH and PUBSUB_EMULATOR_BINARY_PATH set so
+ * that `firebase emulators:*` can start Firestore and Pub/Sub on this machine. Logs what it chose.
  */
 export function emulatorEnv(env = process.env, log = (m) => console.error(`[emulator] ${m}`)) {
   const out = { ...env };
@@ -118,17 +154,30 @@ export function emulatorEnv(env = process.env, log = (m) => console.error(`[emul
     out.JAVA_HOME = resolve(javaDir, '..');
     log(`using Java from ${javaDir} (the Firebase CLI needs Java >= ${MIN_JAVA})`);
   }
-  if (!out.FIRESTORE_EMULATOR_BINARY_PATH && !firebaseCachedJarExists()) {
-    const sdkJar = findSdkEmulatorJar();
+  const dir = resolve('.emulators');
+  if (!out.FIRESTORE_EMULATOR_BINARY_PATH && !firebaseCliHasEmulator('firestore', out)) {
+    const sdkJar = findInSdk('firestore');
     if (sdkJar) {
-      const dir = resolve('.emulators');
       mkdirSync(dir, { recursive: true });
       const launcher = join(dir, 'firestore-launcher.jar');
       writeLauncherJar(launcher, sdkJar);
       out.FIRESTORE_EMULATOR_BINARY_PATH = launcher;
       log(`using the Google Cloud CLI's Firestore emulator (${sdkJar})`);
     } else {
-      log('no local emulator jar found: the Firebase CLI will download its own');
+      log('no local Firestore emulator found: the Firebase CLI will download its own');
+    }
+  }
+  // The launcher written here is a shell script: on Windows the CLI keeps its own way.
+  if (!out.PUBSUB_EMULATOR_BINARY_PATH && !firebaseCliHasEmulator('pubsub', out) && process.platform !== 'win32') {
+    const sdkLauncher = findInSdk('pubsub');
+    if (sdkLauncher) {
+      mkdirSync(dir, { recursive: true });
+      const launcher = join(dir, 'pubsub-launcher.sh');
+      writePubsubLauncher(launcher, sdkLauncher);
+      out.PUBSUB_EMULATOR_BINARY_PATH = launcher;
+      log(`using the Google Cloud CLI's Pub/Sub emulator (${sdkLauncher})`);
+    } else {
+      log('no local Pub/Sub emulator found: the Firebase CLI will download its own');
     }
   }
   return out;
