@@ -37,7 +37,7 @@ const item = (
 it('a created invitation is the item result, audited with the operation id; the same message again makes no call', async () => {
   const op = await operationOf(1);
   const msg = item(op.id, 0);
-  expect(await t.worker.handle(msg, 'm1')).toBe('recorded');
+  expect(await t.worker.handle(msg)).toBe('recorded');
   expect(t.standIn.calls.create).toBe(1);
   const [result] = await t.operations.allResults(op.id);
   expect(result).toMatchObject({
@@ -53,7 +53,7 @@ it('a created invitation is the item result, audited with the operation id; the 
     caller: 'unverified',
   });
 
-  expect(await t.worker.handle(msg, 'm1-redelivered')).toBe('duplicate');
+  expect(await t.worker.handle(msg)).toBe('duplicate');
   expect(t.standIn.calls.create).toBe(1);
 });
 
@@ -65,9 +65,9 @@ it('Classroom unavailable: not acknowledged (Pub/Sub redelivers), nothing record
     httpStatus: 503,
     status: 'UNAVAILABLE',
   });
-  await expect(t.worker.handle(msg, 'm2')).rejects.toBeInstanceOf(RetryLater);
+  await expect(t.worker.handle(msg)).rejects.toBeInstanceOf(RetryLater);
   expect(await t.operations.resultOf(op.id, 0)).toBeUndefined();
-  expect(await t.worker.handle(msg, 'm2-again')).toBe('recorded');
+  expect(await t.worker.handle(msg)).toBe('recorded');
   expect((await t.operations.resultOf(op.id, 0))?.outcome).toBe('created');
   expect(t.standIn.invitations.size).toBe(1);
 });
@@ -75,7 +75,7 @@ it('Classroom unavailable: not acknowledged (Pub/Sub redelivers), nothing record
 it('a permanent answer is final: NOT_FOUND is the item result at once while RETRY_NOT_FOUND_FOR is off', async () => {
   const op = await operationOf(1);
   expect(
-    await t.worker.handle(item(op.id, 0, 'unknown-w@school.example'), 'm3'),
+    await t.worker.handle(item(op.id, 0, 'unknown-w@school.example')),
   ).toBe('recorded');
   expect(await t.operations.resultOf(op.id, 0)).toMatchObject({
     outcome: 'failed',
@@ -98,7 +98,7 @@ it('a dead-lettered message reports its item failed, once', async () => {
 });
 
 it('an operation that no longer exists: acknowledged without a call', async () => {
-  expect(await t.worker.handle(item('AAAAAAAAAAAAAAAAAAAAAA', 0), 'm4')).toBe(
+  expect(await t.worker.handle(item('AAAAAAAAAAAAAAAAAAAAAA', 0))).toBe(
     'unknown_operation',
   );
   expect(t.standIn.calls.create).toBe(0);
@@ -128,9 +128,7 @@ describe('RETRY_NOT_FOUND_FOR', () => {
       },
       sourcedId: 'enr-nf',
     };
-    await expect(w.worker.handle(msg, 'nf1')).rejects.toThrow(
-      /RETRY_NOT_FOUND_FOR/,
-    );
+    await expect(w.worker.handle(msg)).rejects.toThrow(/RETRY_NOT_FOUND_FOR/);
     expect(await w.operations.resultOf(op.id, 0)).toBeUndefined();
     // Once the window has passed since the operation started, NOT_FOUND is the item's final result.
     const older = new Operations(
@@ -144,7 +142,7 @@ describe('RETRY_NOT_FOUND_FOR', () => {
       total: 1,
       caller: 'webhook:x',
     });
-    expect(await w.worker.handle({...msg, operation: late.id}, 'nf2')).toBe(
+    expect(await w.worker.handle({...msg, operation: late.id})).toBe(
       'recorded',
     );
     expect(await w.operations.resultOf(late.id, 0)).toMatchObject({

@@ -9,6 +9,7 @@ import {PROJECT_ID, uniquePrefix} from './support/emulator';
 import {Instance, startInstance, stopInstance} from './support/processes';
 
 const standIn = new ClassroomStandIn();
+const topicOf = (e: Record<string, string>) => e.INVITATIONS_TOPIC!;
 let gateway: Instance;
 let worker: Instance;
 let deadLetter: Instance;
@@ -21,6 +22,9 @@ beforeAll(async () => {
     CLASSROOM_ROOT_URL: standInUrl,
     COLLECTION_PREFIX: uniquePrefix('ops'),
     INVITATIONS_TOPIC: `items-${randomBytes(4).toString('hex')}`,
+    // A pair the killed worker had reserved is taken over once its lease ends: that must come before Pub/Sub's
+    // redeliveries run out (here seconds apart; minutes in production, against a 60 s lease).
+    LEASE_SECONDS: '3',
   };
   [gateway, worker, deadLetter] = await Promise.all([
     startInstance(env),
@@ -30,10 +34,12 @@ beforeAll(async () => {
   wiring = await wireItemTopics({
     projectId: PROJECT_ID,
     topic: env.INVITATIONS_TOPIC!,
-    workerUrl: `${worker.url}/`,
-    deadLetterUrl: `${deadLetter.url}/`,
+    workerUrl: `${worker.url}/projects/${PROJECT_ID}/topics/${topicOf(env)}`,
+    deadLetterUrl: `${deadLetter.url}/projects/${PROJECT_ID}/topics/${topicOf(env)}-dead-letter`,
     minBackoffSeconds: 1,
     maxBackoffSeconds: 2,
+    // A push cut off by the kill is redelivered once its ack deadline passes: short here, 60 s in production.
+    ackDeadlineSeconds: 10,
   });
 }, 60_000);
 
@@ -106,7 +112,7 @@ it('kill -9 of the worker in the middle: a new one finishes, nothing lost, nobod
   const createdBeforeCrash = standIn.invitations.size;
   expect(createdBeforeCrash).toBeLessThan(40);
   worker = await startInstance(env, 'invitationsWorker', worker.port);
-  const op = await untilDone(name);
+  const op = await untilDone(name, 60_000);
   standIn.latencyMs = 0;
   expect(op.done).toBe(true);
   expect(op.metadata.progress.pending).toBe(0);
@@ -117,4 +123,4 @@ it('kill -9 of the worker in the middle: a new one finishes, nothing lost, nobod
     [...standIn.invitations.values()].map(i => `${i.courseId}/${i.userId}`),
   );
   expect(pairs.size).toBe(40);
-}, 90_000);
+}, 120_000);

@@ -22,6 +22,7 @@ export async function wireItemTopics(opts: {
   deadLetterUrl: string;
   minBackoffSeconds?: number;
   maxBackoffSeconds?: number;
+  ackDeadlineSeconds?: number;
 }): Promise<ItemWiring> {
   const pubsub = new PubSub({projectId: opts.projectId});
   const deadLetterTopic = `${opts.topic}-dead-letter`;
@@ -29,7 +30,7 @@ export async function wireItemTopics(opts: {
   const [dead] = await pubsub.topic(deadLetterTopic).get({autoCreate: true});
   await topic.createSubscription(`${opts.topic}-worker`, {
     pushConfig: {pushEndpoint: opts.workerUrl},
-    ackDeadlineSeconds: ACK_DEADLINE_SECONDS,
+    ackDeadlineSeconds: opts.ackDeadlineSeconds ?? ACK_DEADLINE_SECONDS,
     retryPolicy: {
       minimumBackoff: {seconds: opts.minBackoffSeconds ?? 10},
       maximumBackoff: {seconds: opts.maxBackoffSeconds ?? 600},

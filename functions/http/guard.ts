@@ -208,12 +208,15 @@ export function installRequestGuard(source: GuardSettingsSource): void {
 }
 
 /**
- * The CloudEvent targets (`invitationsWorker`, `invitationsDeadLetter`) take their events at `/`, and the framework
+ * The CloudEvent targets (`invitationsWorker`, `invitationsDeadLetter`) take their events at `/` (or a Pub/Sub
+ * push path), and the framework
  * reads an event from `req.body`, which its own parsers no longer fill once this guard has read the body: the JSON
  * is parsed here for that path only. (The gateway's routes parse their bodies themselves, from `rawBody`.)
  */
 function eventBodyFor(req: IncomingMessage, rawBody: Buffer): void {
-  if (routePath(req.url) !== '/') return;
+  const path = routePath(req.url);
+  // `/`, or the emulator's push path `/projects/<p>/topics/<t>` (the framework reads the topic from it).
+  if (path !== '/' && !path.startsWith('/projects/')) return;
   const type = (req.headers['content-type'] ?? '')
     .split(';')[0]!
     .trim()

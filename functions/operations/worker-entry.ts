@@ -17,7 +17,7 @@ export async function runItemEvent(
   }
   const outcome = deadLettered
     ? await worker.deadLettered(item.message)
-    : await worker.handle(item.message, item.messageId);
+    : await worker.handle(item.message);
   logs.itemDone(
     item.message.operation,
     item.message.index,

@@ -2,6 +2,7 @@
 // the same create flow, withdrawal, pacer and audit as a request, with the operation's id in the audit. A final
 // answer is recorded as the item's result; an answer that asks to come back (no quota before the deadline,
 // Classroom unavailable, the pair in flight elsewhere) is not acknowledged, so Pub/Sub redelivers it with backoff.
+import {randomBytes} from 'node:crypto';
 import {z} from 'zod';
 import type {RequestContext} from '../audit';
 import {itemResultOf} from '../answers';
@@ -49,7 +50,7 @@ export class OperationWorker {
   ) {}
 
   /** Runs the item, records its result, or throws RetryLater. */
-  async handle(msg: ItemMessage, messageId: string): Promise<WorkerOutcome> {
+  async handle(msg: ItemMessage): Promise<WorkerOutcome> {
     const op = await this.operations.read(msg.operation);
     // Expired, or never stored: nothing to report to; acknowledged so that it is not redelivered for ever.
     if (!op) return 'unknown_operation';
@@ -64,7 +65,9 @@ export class OperationWorker {
         `item ${msg.after} of the same pair first`,
       );
     const ctx: RequestContext = {
-      requestId: `${op.id}.${msg.index}.${messageId}`.slice(0, 128),
+      // One id per attempt: a redelivery of the same message (its holder killed mid-way) is another decision,
+      // with its own audit event.
+      requestId: `${op.id}.${msg.index}.${randomBytes(6).toString('base64url')}`,
       source: op.kind === 'webhook' ? 'webhook' : 'http',
       caller: op.caller,
       operationId: op.id,
