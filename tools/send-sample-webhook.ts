@@ -1,5 +1,6 @@
-// `npm run send-sample-webhook [-- --id <webhook-id>] [-- --status tobedeleted]`: signs a sample OneRoster enrollment event with the
-// Standard Webhooks scheme and posts it to the local stack's /webhooks/sis, as an SIS would.
+// `npm run send-sample-webhook [-- --id <webhook-id>] [-- --status tobedeleted] [-- --count N]`: signs a sample OneRoster
+// enrollment event with the Standard Webhooks scheme and posts it to the local stack's /webhooks/sis, as an SIS would.
+// With --count (up to 1,000 new enrollments) the delivery is taken as an operation: the 202, then its progress.
 // GATEWAY_URL (default http://localhost:$PORT or 8080) and WEBHOOK_SECRET (default: the local stack's) apply.
 import {randomUUID} from 'node:crypto';
 import {signedWebhookHeaders} from './webhook-headers';
@@ -22,6 +23,11 @@ async function main(): Promise<void> {
     statusArg > 0 && process.argv[statusArg + 1]
       ? process.argv[statusArg + 1]!
       : 'active';
+  const countArg = process.argv.indexOf('--count');
+  const count =
+    countArg > 0
+      ? Math.min(1000, Math.max(1, Number(process.argv[countArg + 1]) || 0))
+      : 0;
   const event = {
     type: 'enrollments.created',
     // Fixed: a redelivery carries the very same body; only the webhook-timestamp header changes.
@@ -60,6 +66,18 @@ async function main(): Promise<void> {
       ],
     },
   };
+  if (count > 0)
+    // A class of new pupils: one enrollment each, in one section per 30 (a term start in miniature).
+    event.data.enrollments = Array.from({length: count}, (_, i) => ({
+      sourcedId: `enr-${id}-${i}`,
+      status,
+      role: 'student',
+      user: {
+        sourcedId: `usr-${i}`,
+        email: `pupil${i}.${id.slice(-6)}@school.example`,
+      },
+      class: {sourcedId: `section-${Math.floor(i / 30)}`},
+    }));
   const body = JSON.stringify(event);
   const now = new Date();
   const headers = {
@@ -70,11 +88,34 @@ async function main(): Promise<void> {
   console.log(
     `POST ${url}\nwebhook-id: ${id}\n\nHTTP ${res.status}${res.headers.get('idempotent-replayed') ? ' (replayed)' : ''}`,
   );
-  console.log(JSON.stringify(await res.json(), null, 2));
+  const answer = (await res.json()) as {name?: string; done?: boolean};
+  console.log(JSON.stringify(answer, null, 2));
+  const location = res.headers.get('location');
+  if (res.status === 202 && location) await follow(new URL(location, url).href);
   console.log(
     `\nRedeliver the same event: npm run send-sample-webhook -- --id ${id}`,
   );
   if (!res.ok) process.exitCode = 1;
+}
+
+/** Polls the operation until it is done, printing its progress once a second. */
+async function follow(operationUrl: string): Promise<void> {
+  console.log(`\nFollowing ${operationUrl}`);
+  for (;;) {
+    const op = (await (await fetch(operationUrl)).json()) as {
+      done?: boolean;
+      metadata?: {progress?: Record<string, number>};
+    };
+    const p = op.metadata?.progress ?? {};
+    console.log(
+      Object.entries(p)
+        .filter(([, v]) => v > 0)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', '),
+    );
+    if (op.done) return;
+    await new Promise(r => setTimeout(r, 1000));
+  }
 }
 
 main().catch(err => {
