@@ -51,10 +51,10 @@ async function main(): Promise<void> {
       env,
     }),
   ];
-  let wiring: ItemWiring | undefined;
+  const wired: {wiring?: ItemWiring} = {};
   const stop = async (code: number) => {
     for (const f of fns) f.child.kill('SIGTERM');
-    await wiring?.close();
+    await wired.wiring?.close();
     await standIn.stop();
     process.exit(code);
   };
@@ -66,7 +66,7 @@ async function main(): Promise<void> {
   await Promise.all(
     fns.slice(1).map(f => waitForHealth(f, 30_000, () => '', true)),
   );
-  wiring = await wireItemTopics({
+  wired.wiring = await wireItemTopics({
     projectId: PROJECT,
     topic,
     workerUrl: `${fns[1]!.url}/projects/${PROJECT}/topics/${topic}`,
