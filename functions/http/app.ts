@@ -115,6 +115,19 @@ function upstreamStatusOf(answer: Answer<string>): {upstreamStatus?: string} {
     : {};
 }
 
+/** The request context of an HTTP call: who called, as far as it could be verified. */
+function httpContext(
+  requestId: string,
+  who: {caller: string; claimedCaller?: string},
+): RequestContext {
+  return {
+    requestId,
+    source: 'http',
+    caller: who.caller,
+    claimedCaller: who.claimedCaller,
+  };
+}
+
 export function createApp(deps: AppDeps, projectId?: string): Handler {
   const route = async (req: Request, requestId: string): Promise<Routed> => {
     const path = req.path.replace(/\/+$/, '') || '/';
@@ -141,12 +154,7 @@ export function createApp(deps: AppDeps, projectId?: string): Handler {
       const body = jsonObjectOrUndefined(bytes);
       const raw: RawRequest = {...bytes, body};
       const who = await deps.callers.identify(req.get('authorization'));
-      const ctx: RequestContext = {
-        requestId,
-        source: 'http',
-        caller: who.caller,
-        claimedCaller: who.claimedCaller,
-      };
+      const ctx = httpContext(requestId, who);
       const opts = parseFlags(req.originalUrl ?? req.url);
       const answer =
         'error' in who
@@ -163,12 +171,7 @@ export function createApp(deps: AppDeps, projectId?: string): Handler {
     }
     if (path === '/v1/invitations:batchCreate' && req.method === 'POST') {
       const who = await deps.callers.identify(req.get('authorization'));
-      const ctx: RequestContext = {
-        requestId,
-        source: 'http',
-        caller: who.caller,
-        claimedCaller: who.claimedCaller,
-      };
+      const ctx = httpContext(requestId, who);
       const raw: RawRequest = {
         contentType: req.get('content-type'),
         rawBody: req.rawBody,
@@ -183,12 +186,7 @@ export function createApp(deps: AppDeps, projectId?: string): Handler {
     const del = /^\/v1\/invitations\/([^/]+)$/.exec(path);
     if (del && req.method === 'DELETE') {
       const who = await deps.callers.identify(req.get('authorization'));
-      const ctx: RequestContext = {
-        requestId,
-        source: 'http',
-        caller: who.caller,
-        claimedCaller: who.claimedCaller,
-      };
+      const ctx = httpContext(requestId, who);
       const id = decodeURIComponent(del[1]!);
       const answer =
         'error' in who
