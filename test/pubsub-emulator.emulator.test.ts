@@ -2,7 +2,9 @@
 // behaviour asynchronous intake will rely on (push envelopes, redelivery of a refused push, dead-lettering) and
 // the Functions Framework turning the emulator's push into the CloudEvent an Eventarc trigger delivers.
 import type {Server} from 'node:http';
+import {readFileSync} from 'node:fs';
 import type {AddressInfo} from 'node:net';
+import {join} from 'node:path';
 import {cloudEvent, CloudEvent} from '@google-cloud/functions-framework';
 import {getTestServer} from '@google-cloud/functions-framework/testing';
 import {PROJECT_ID} from './support/emulator';
@@ -32,12 +34,19 @@ afterAll(async () => {
   await Promise.all(endpoints.map(e => e.close()));
 });
 
+/** The port firebase.json gives the Pub/Sub emulator (what `npm test` starts it on). */
+const PUBSUB_PORT = (
+  JSON.parse(readFileSync(join(__dirname, '../firebase.json'), 'utf8')) as {
+    emulators: {pubsub: {port: number}};
+  }
+).emulators.pubsub.port;
+
 it('runs on the emulator project named by PUBSUB_PROJECT_ID, at PUBSUB_EMULATOR_HOST', async () => {
-  expect(process.env.PUBSUB_EMULATOR_HOST).toBe('127.0.0.1:8185');
+  expect(process.env.PUBSUB_EMULATOR_HOST).toBe(`127.0.0.1:${PUBSUB_PORT}`);
   expect(process.env.PUBSUB_PROJECT_ID).toBe(PROJECT_ID);
   expect(await scratch.client.getClientConfig()).toMatchObject({
     servicePath: '127.0.0.1',
-    port: 8185,
+    port: PUBSUB_PORT,
   });
   expect(scratch.client.isEmulator).toBe(true);
 });
