@@ -91,7 +91,8 @@ export class HttpBatches {
         ),
       });
       const rejected = items.filter(it => it instanceof ApiError) as ApiError[];
-      for (const [i, e] of rejected.entries())
+      for (const [i, e] of items.entries()) {
+        if (!(e instanceof ApiError)) continue;
         await this.refusals.record(
           auditEvent({...ctx, operationId: op.id}, NO_PAIR, {
             outcome: 'rejected',
@@ -100,6 +101,7 @@ export class HttpBatches {
             reason: `item ${i} of the batch`,
           }),
         );
+      }
       const counts = Object.fromEntries(COUNTED.map(c => [c, 0])) as Record<
         (typeof COUNTED)[number],
         number

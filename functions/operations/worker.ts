@@ -52,8 +52,9 @@ export class OperationWorker {
   /** Runs the item, records its result, or throws RetryLater. */
   async handle(msg: ItemMessage): Promise<WorkerOutcome> {
     const op = await this.operations.read(msg.operation);
-    // Expired, or never stored: nothing to report to; acknowledged so that it is not redelivered for ever.
-    if (!op) return 'unknown_operation';
+    // Expired, never stored, or an index the operation does not have (a forged message would otherwise fill a
+    // missing item's count and make the operation look done): acknowledged so that it is not redelivered for ever.
+    if (!op || msg.index >= op.total) return 'unknown_operation';
     // A redelivered message whose item is already done: no Classroom call, nothing written.
     if (await this.operations.resultOf(op.id, msg.index)) return 'duplicate';
     if (
@@ -93,6 +94,8 @@ export class OperationWorker {
 
   /** A message Pub/Sub gave up on (moved to the dead-letter topic): its item is reported failed. */
   async deadLettered(msg: ItemMessage): Promise<WorkerOutcome> {
+    const op = await this.operations.read(msg.operation);
+    if (!op || msg.index >= op.total) return 'unknown_operation';
     const recorded = await this.operations.record(msg.operation, {
       index: msg.index,
       outcome: 'failed',
