@@ -129,3 +129,15 @@ it('two items of one pair in one batch, run at once by two workers, make one Cla
     .sort();
   expect(outcomes).toEqual(['created', 'replayed']);
 });
+
+it('a batch whose every item is refused is answered done, with the same results a GET shows', async () => {
+  const res = await request(t.server)
+    .post('/v1/invitations:batchCreate')
+    .send({requests: [{invitation: null}, 5, {invitation: {userId: 'x'}}]})
+    .expect(200);
+  expect(res.body.metadata.progress).toMatchObject({failed: 3, pending: 0});
+  const got = await request(t.server).get(`/v1/${res.body.name}`).expect(200);
+  expect(got.body.done).toBe(true);
+  expect(res.body.done).toBe(true);
+  expect(res.body.response).toEqual(got.body.response);
+});

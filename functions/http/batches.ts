@@ -107,11 +107,22 @@ export class HttpBatches {
         number
       >;
       counts.failed = rejected.length;
-      const body = operationJson(op, {
-        ...counts,
-        total: items.length,
-        pending: items.length - rejected.length,
-      });
+      // Every item refused: the operation is done already, and says so with its results (as a GET would).
+      const body = operationJson(
+        op,
+        {
+          ...counts,
+          total: items.length,
+          pending: items.length - rejected.length,
+        },
+        rejected.length === items.length
+          ? rejected.map((e, index) => ({
+              index,
+              outcome: 'rejected',
+              error: e.body,
+            }))
+          : undefined,
+      );
       return {
         kind: 'operation',
         httpStatus: 200,
