@@ -14,17 +14,23 @@ import {InvitationRequestSchema} from '../validation';
 import type {OperationItemResult, Operations} from './store';
 
 /** What a message carries: enough to run the item without reading the operation's request. */
-export const ItemMessage = z.object({
-  operation: z.string().regex(/^[A-Za-z0-9_-]{22}$/),
-  index: z.number().int().min(0).max(9_999),
-  action: z.enum(['create', 'withdraw']),
-  invitation: InvitationRequestSchema,
-  /** ?replace=true semantics (a webhook's role change). */
-  replace: z.boolean().optional(),
-  sourcedId: z.string().max(256).optional(),
-  /** An earlier item of the same pair in the same delivery, which must be done first (its order decides). */
-  after: z.number().int().min(0).max(9_999).optional(),
-});
+export const ItemMessage = z
+  .object({
+    operation: z.string().regex(/^[A-Za-z0-9_-]{22}$/),
+    index: z.number().int().min(0).max(9_999),
+    action: z.enum(['create', 'withdraw']),
+    invitation: InvitationRequestSchema,
+    /** ?replace=true semantics (a webhook's role change). */
+    replace: z.boolean().optional(),
+    sourcedId: z.string().max(256).optional(),
+    /** An earlier item of the same pair in the same delivery, which must be done first (its order decides). */
+    after: z.number().int().min(0).max(9_999).optional(),
+  })
+  // An `after` that is not an earlier item would wait until the message is dead-lettered.
+  .refine(m => m.after === undefined || m.after < m.index, {
+    message: 'after must name an earlier item',
+    path: ['after'],
+  });
 export type ItemMessage = z.infer<typeof ItemMessage>;
 
 /** Not acknowledged: Pub/Sub redelivers the message after its backoff. */
