@@ -91,7 +91,8 @@ export class HttpBatches {
         ),
       });
       const rejected = items.filter(it => it instanceof ApiError) as ApiError[];
-      for (const [i, e] of rejected.entries())
+      for (const [i, e] of items.entries()) {
+        if (!(e instanceof ApiError)) continue;
         await this.refusals.record(
           auditEvent({...ctx, operationId: op.id}, NO_PAIR, {
             outcome: 'rejected',
@@ -100,16 +101,28 @@ export class HttpBatches {
             reason: `item ${i} of the batch`,
           }),
         );
+      }
       const counts = Object.fromEntries(COUNTED.map(c => [c, 0])) as Record<
         (typeof COUNTED)[number],
         number
       >;
       counts.failed = rejected.length;
-      const body = operationJson(op, {
-        ...counts,
-        total: items.length,
-        pending: items.length - rejected.length,
-      });
+      // Every item refused: the operation is done already, and says so with its results (as a GET would).
+      const body = operationJson(
+        op,
+        {
+          ...counts,
+          total: items.length,
+          pending: items.length - rejected.length,
+        },
+        rejected.length === items.length
+          ? rejected.map((e, index) => ({
+              index,
+              outcome: 'rejected',
+              error: e.body,
+            }))
+          : undefined,
+      );
       return {
         kind: 'operation',
         httpStatus: 200,

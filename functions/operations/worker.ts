@@ -14,17 +14,23 @@ import {InvitationRequestSchema} from '../validation';
 import type {OperationItemResult, Operations} from './store';
 
 /** What a message carries: enough to run the item without reading the operation's request. */
-export const ItemMessage = z.object({
-  operation: z.string().regex(/^[A-Za-z0-9_-]{22}$/),
-  index: z.number().int().min(0).max(9_999),
-  action: z.enum(['create', 'withdraw']),
-  invitation: InvitationRequestSchema,
-  /** ?replace=true semantics (a webhook's role change). */
-  replace: z.boolean().optional(),
-  sourcedId: z.string().max(256).optional(),
-  /** An earlier item of the same pair in the same delivery, which must be done first (its order decides). */
-  after: z.number().int().min(0).max(9_999).optional(),
-});
+export const ItemMessage = z
+  .object({
+    operation: z.string().regex(/^[A-Za-z0-9_-]{22}$/),
+    index: z.number().int().min(0).max(9_999),
+    action: z.enum(['create', 'withdraw']),
+    invitation: InvitationRequestSchema,
+    /** ?replace=true semantics (a webhook's role change). */
+    replace: z.boolean().optional(),
+    sourcedId: z.string().max(256).optional(),
+    /** An earlier item of the same pair in the same delivery, which must be done first (its order decides). */
+    after: z.number().int().min(0).max(9_999).optional(),
+  })
+  // An `after` that is not an earlier item would wait until the message is dead-lettered.
+  .refine(m => m.after === undefined || m.after < m.index, {
+    message: 'after must name an earlier item',
+    path: ['after'],
+  });
 export type ItemMessage = z.infer<typeof ItemMessage>;
 
 /** Not acknowledged: Pub/Sub redelivers the message after its backoff. */
@@ -52,8 +58,9 @@ export class OperationWorker {
   /** Runs the item, records its result, or throws RetryLater. */
   async handle(msg: ItemMessage): Promise<WorkerOutcome> {
     const op = await this.operations.read(msg.operation);
-    // Expired, or never stored: nothing to report to; acknowledged so that it is not redelivered for ever.
-    if (!op) return 'unknown_operation';
+    // Expired, never stored, or an index the operation does not have (a forged message would otherwise fill a
+    // missing item's count and make the operation look done): acknowledged so that it is not redelivered for ever.
+    if (!op || msg.index >= op.total) return 'unknown_operation';
     // A redelivered message whose item is already done: no Classroom call, nothing written.
     if (await this.operations.resultOf(op.id, msg.index)) return 'duplicate';
     if (
@@ -93,6 +100,8 @@ export class OperationWorker {
 
   /** A message Pub/Sub gave up on (moved to the dead-letter topic): its item is reported failed. */
   async deadLettered(msg: ItemMessage): Promise<WorkerOutcome> {
+    const op = await this.operations.read(msg.operation);
+    if (!op || msg.index >= op.total) return 'unknown_operation';
     const recorded = await this.operations.record(msg.operation, {
       index: msg.index,
       outcome: 'failed',
