@@ -92,6 +92,19 @@ export function fingerprint(
   return createHash('sha256').update(JSON.stringify(parts)).digest('hex');
 }
 
+/**
+ * The scope of a caller's keys: per verified caller; unverified callers per claim, which spares honest callers
+ * from colliding and gives a forger nothing it could not get by sending the same request itself.
+ */
+export function keyScope(ctx: {
+  caller: string;
+  claimedCaller?: string;
+}): string {
+  return ctx.claimedCaller === undefined
+    ? ctx.caller
+    : `${ctx.caller}:${ctx.claimedCaller}`;
+}
+
 /** 422, as the draft specifies for a key reused with a different payload. */
 function keyReused(): ApiError {
   return errorWithHttpStatus(

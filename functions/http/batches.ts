@@ -8,13 +8,13 @@ import {Answer, fromError, OperationAnswer} from '../answers';
 import {BatchItem, parseBatchCreateRequest} from '../batch-request';
 import {refuseCompactly} from '../decisions';
 import {ApiError, toApiError, violatedFields} from '../errors';
-import {IdempotencyKeys, parseIdempotencyKey} from '../idempotency';
+import {IdempotencyKeys, keyScope, parseIdempotencyKey} from '../idempotency';
 import type {Ledger} from '../ledger';
 import {pairKey} from '../ledger';
 import * as logs from '../log-events';
 import {oncePerKey} from '../once-per-key';
 import type {Intake} from '../operations/intake';
-import {COUNTED} from '../operations/store';
+import {startingProgress} from '../operations/store';
 import {operationJson, operationName} from '../operations/view';
 import type {RefusalAudit} from '../refusal-audit';
 import type {RawRequest} from '../validation';
@@ -54,10 +54,7 @@ export class HttpBatches {
     const run = () => this.start(items, ctx);
     if (key === undefined) return run();
     try {
-      const scope =
-        ctx.claimedCaller === undefined
-          ? ctx.caller
-          : `${ctx.caller}:${ctx.claimedCaller}`;
+      const scope = keyScope(ctx);
       const once = await oncePerKey(
         this.keys,
         {
@@ -102,19 +99,10 @@ export class HttpBatches {
           }),
         );
       }
-      const counts = Object.fromEntries(COUNTED.map(c => [c, 0])) as Record<
-        (typeof COUNTED)[number],
-        number
-      >;
-      counts.failed = rejected.length;
       // Every item refused: the operation is done already, and says so with its results (as a GET would).
       const body = operationJson(
         op,
-        {
-          ...counts,
-          total: items.length,
-          pending: items.length - rejected.length,
-        },
+        startingProgress(items.length, {failed: rejected.length}),
         rejected.length === items.length
           ? rejected.map((e, index) => ({
               index,

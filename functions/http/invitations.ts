@@ -9,6 +9,7 @@ import {ApiError, toApiError, violatedFields} from '../errors';
 import {
   fingerprint,
   IdempotencyKeys,
+  keyScope,
   parseIdempotencyKey,
 } from '../idempotency';
 import type {Ledger} from '../ledger';
@@ -87,12 +88,7 @@ export class HttpInvitations {
     ctx: RequestContext,
     opts: CreateOptions,
   ): Promise<Answer> {
-    // Keys are scoped per caller; unverified callers per claim, which spares honest callers from colliding and
-    // gives a forger nothing it could not get by sending the same request itself.
-    const scope =
-      ctx.claimedCaller === undefined
-        ? ctx.caller
-        : `${ctx.caller}:${ctx.claimedCaller}`;
+    const scope = keyScope(ctx);
     const once = await oncePerKey(
       keys,
       {

@@ -58,6 +58,18 @@ export interface OperationProgress extends Record<Counted, number> {
   pending: number;
 }
 
+/** The progress of an operation at intake: only the items answered there are counted. */
+export function startingProgress(
+  total: number,
+  answered: Partial<Record<Counted, number>>,
+): OperationProgress {
+  const counts = Object.fromEntries(
+    COUNTED.map(c => [c, answered[c] ?? 0]),
+  ) as Record<Counted, number>;
+  const done = COUNTED.reduce((n, c) => n + counts[c], 0);
+  return {...counts, total, pending: total - done};
+}
+
 /** Which bucket an outcome counts in. */
 export function bucketOf(outcome: string): Counted {
   switch (outcome) {

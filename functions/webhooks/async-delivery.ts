@@ -6,7 +6,7 @@ import type {RequestContext} from '../audit';
 import type {OperationAnswer} from '../answers';
 import type {Config} from '../config';
 import type {Intake, IntakeItem} from '../operations/intake';
-import {COUNTED} from '../operations/store';
+import {startingProgress} from '../operations/store';
 import {operationJson, operationName} from '../operations/view';
 import {EnrollmentEvent, mapEnrollment, planDelivery} from './enrollments';
 
@@ -77,19 +77,13 @@ export async function startDeliveryOperation(
     items,
   });
   const answered = items.filter(it => 'result' in it).length;
-  const counts = Object.fromEntries(COUNTED.map(c => [c, 0])) as Record<
-    (typeof COUNTED)[number],
-    number
-  >;
-  counts.skipped = answered;
   return {
     kind: 'operation',
     httpStatus: 202,
-    body: operationJson(op, {
-      ...counts,
-      total: items.length,
-      pending: items.length - answered,
-    }),
+    body: operationJson(
+      op,
+      startingProgress(items.length, {skipped: answered}),
+    ),
     headers: {Location: `/v1/${operationName(op.id)}`},
     outcome: 'accepted',
     details: {
