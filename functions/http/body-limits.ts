@@ -65,6 +65,26 @@ export function malformedTarget(): ApiError {
   );
 }
 
+/** 405: a CloudEvent target takes events, which are POSTed. */
+export function eventMethodNotAllowed(method: string): ApiError {
+  return refusal(
+    405,
+    'INVALID_ARGUMENT',
+    `This function takes events (POST), not ${method.slice(0, 16)}.`,
+    'METHOD_NOT_ALLOWED',
+  );
+}
+
+/** 400: what a CloudEvent target was sent is not an event (a JSON object). */
+export function notAnEvent(): ApiError {
+  return refusal(
+    400,
+    'INVALID_ARGUMENT',
+    'The request body must be an event: a JSON object (application/json or application/cloudevents+json).',
+    'NOT_AN_EVENT',
+  );
+}
+
 /** 413 OUT_OF_RANGE, as for a delivery of more than 1,000 enrollments: the caller must send less. */
 export function bodyTooLarge(limitBytes: number): ApiError {
   return refusal(

@@ -12,12 +12,15 @@ import {
   bodyTooLarge,
   DEFAULT_BODY_TIMEOUT_MS,
   encodingUnsupported,
+  eventMethodNotAllowed,
   malformedTarget,
+  notAnEvent,
   routePath,
 } from './body-limits';
 import {onClientError} from './client-errors';
 import {GuardSettings, refuse, Refusal} from './refusal';
 import {isIdentity, remoteIp, wellFormedTarget} from './request-facts';
+import {servesEvents} from '../targets';
 
 export type {GuardSettings} from './refusal';
 
@@ -62,6 +65,12 @@ function admit(
     refuse(r, malformedTarget(), {});
     return;
   }
+  const events = servesEvents();
+  // The framework's event handler throws (a 500 with a stack trace) on a request without an object body.
+  if (events && req.method !== 'POST') {
+    refuse(r, eventMethodNotAllowed(req.method ?? ''), {});
+    return;
+  }
   const encoding = req.headers['content-encoding'];
   if (!isIdentity(encoding)) {
     refuse(r, encodingUnsupported(encoding ?? ''), {
@@ -102,10 +111,12 @@ function admit(
   };
   const onEnd = () => {
     settle();
-    if (hasBody) {
-      const rawBody = Buffer.concat(chunks, r.receivedBytes);
+    const rawBody = Buffer.concat(chunks, r.receivedBytes);
+    if (hasBody)
       (req as IncomingMessage & {rawBody?: Buffer}).rawBody = rawBody;
-      eventBodyFor(req, rawBody);
+    if (!eventBodyFor(req, rawBody, events) && events) {
+      refuse(r, notAnEvent(), {});
+      return;
     }
     next(req, res);
   };
@@ -208,26 +219,33 @@ export function installRequestGuard(source: GuardSettingsSource): void {
 }
 
 /**
- * The CloudEvent targets (`invitationsWorker`, `invitationsDeadLetter`) take their events at `/` (or a Pub/Sub
- * push path), and the framework
- * reads an event from `req.body`, which its own parsers no longer fill once this guard has read the body: the JSON
- * is parsed here for that path only. (The gateway's routes parse their bodies themselves, from `rawBody`.)
+ * The CloudEvent targets (`invitationsWorker`, `invitationsDeadLetter`) read their event from `req.body`, which the
+ * framework's own parsers no longer fill once this guard has read the body: the JSON is parsed here, on any path in
+ * a process serving such a target, and elsewhere on `/` or the emulator's push path `/projects/<p>/topics/<t>`
+ * (the gateway's routes parse their bodies themselves, from `rawBody`). False when no JSON object was set, which
+ * the framework's event handler would fail on.
  */
-function eventBodyFor(req: IncomingMessage, rawBody: Buffer): void {
+function eventBodyFor(
+  req: IncomingMessage,
+  rawBody: Buffer,
+  anyPath: boolean,
+): boolean {
   const path = routePath(req.url);
-  // `/`, or the emulator's push path `/projects/<p>/topics/<t>` (the framework reads the topic from it).
-  if (path !== '/' && !path.startsWith('/projects/')) return;
+  if (!anyPath && path !== '/' && !path.startsWith('/projects/')) return false;
   const type = (req.headers['content-type'] ?? '')
     .split(';')[0]!
     .trim()
     .toLowerCase();
   if (type !== 'application/json' && type !== 'application/cloudevents+json')
-    return;
+    return false;
+  let body: unknown;
   try {
-    (req as IncomingMessage & {body?: unknown}).body = JSON.parse(
-      rawBody.toString('utf8'),
-    ) as unknown;
+    body = JSON.parse(rawBody.toString('utf8'));
   } catch {
-    // Left unset: the framework answers a malformed event itself.
+    return false;
   }
+  if (typeof body !== 'object' || body === null || Array.isArray(body))
+    return false;
+  (req as IncomingMessage & {body?: unknown}).body = body;
+  return true;
 }
