@@ -158,6 +158,12 @@ export const SETTINGS = z.object({
     description:
       "Pub/Sub topic (in the function's project) that carries the items of operations to the `invitationsWorker` target",
   }),
+  itemsPerMessage: setting({
+    variable: 'ITEMS_PER_MESSAGE',
+    parse: integer(20, 1, 100, 'count'),
+    description:
+      "items of an operation carried by one Pub/Sub message: they run side by side on one worker (one lease of quota serves them all), and a redelivery runs again only those still without a result. The default is one second of one admin's quota",
+  }),
   retryNotFoundForMs: setting({
     variable: 'RETRY_NOT_FOUND_FOR',
     parse: duration('0s'),

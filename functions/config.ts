@@ -51,6 +51,8 @@ export interface Config {
   operationTtlMs: number;
   /** Pub/Sub topic of operation items. */
   invitationsTopic: string;
+  /** Items of an operation per Pub/Sub message. */
+  itemsPerMessage: number;
   /** An operation's item answered NOT_FOUND is retried until this long after the operation started (0: off). */
   retryNotFoundForMs: number;
   /** Standard Webhooks secrets (`whsec_…`); several during a rotation. Empty: webhooks refused. */
@@ -140,6 +142,7 @@ export function parseConfig(
     operationTtlMs: s.operationTtlMs,
     retryNotFoundForMs: s.retryNotFoundForMs,
     invitationsTopic: s.invitationsTopic || 'invitation-items',
+    itemsPerMessage: s.itemsPerMessage,
     webhookSecrets: s.webhookSecrets,
     courseAliasPrefix: s.courseAliasPrefix,
     allowedEmailDomains: s.allowedEmailDomains,

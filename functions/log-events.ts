@@ -248,21 +248,18 @@ export function unreadableItemMessage(eventId: string | undefined): void {
   );
 }
 
-export function itemDone(
+export function itemsDone(
   operation: string,
-  index: number,
-  outcome: string,
+  outcomes: string[],
   deadLettered: boolean,
 ): void {
+  const counts: Record<string, number> = {};
+  for (const o of outcomes) counts[o] = (counts[o] ?? 0) + 1;
   log(
     deadLettered ? 'WARNING' : 'INFO',
     deadLettered
-      ? 'an operation item was dead-lettered'
-      : 'an operation item was handled',
-    {
-      operation,
-      index,
-      outcome,
-    },
+      ? 'operation items were dead-lettered'
+      : 'operation items were handled',
+    {operation, items: outcomes.length, outcomes: counts},
   );
 }

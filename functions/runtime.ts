@@ -126,6 +126,7 @@ export function createRuntime(config: Config, deps: RuntimeDeps = {}): Runtime {
   const intake = new Intake(
     operations,
     deps.queue ?? new PubSubQueue(config.invitationsTopic, config.projectId),
+    config.itemsPerMessage,
   );
   const webhooks = new WebhookProcessor(
     config,

@@ -20,7 +20,7 @@ afterAll(async () => {
 
 /** Waits for `n` more messages, then runs each through the worker as the `invitationsWorker` target would. */
 async function work(n: number): Promise<void> {
-  expect(await items.work(t.worker, n)).toHaveLength(n);
+  expect((await items.work(t.worker, n)).flat()).toHaveLength(n);
 }
 
 const inv = (i: number) => ({

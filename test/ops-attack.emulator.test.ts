@@ -24,9 +24,13 @@ const msg = (
   userId: string,
 ): ItemMessage => ({
   operation,
-  index,
-  action: 'create',
-  invitation: {userId, courseId: 'd:attack-1', role: 'STUDENT'},
+  items: [
+    {
+      index,
+      action: 'create',
+      invitation: {userId, courseId: 'd:attack-1', role: 'STUDENT'},
+    },
+  ],
 });
 
 it('an item message with an index beyond the operation total is acknowledged without a result or a Classroom call', async () => {
@@ -39,7 +43,7 @@ it('an item message with an index beyond the operation total is acknowledged wit
   for (const index of [2, 3])
     expect(
       await t.worker.handle(msg(op.id, index, `forged${index}@school.example`)),
-    ).toBe('unknown_operation');
+    ).toEqual(['unknown_operation']);
   expect(t.standIn.calls.create).toBe(0);
   expect(await t.operations.allResults(op.id)).toEqual([]);
   const got = await request(t.server)
@@ -55,12 +59,12 @@ it('a dead-lettered message of an unknown operation or beyond its total records 
     total: 1,
     caller: 'unverified',
   });
-  expect(await t.worker.deadLettered(msg(op.id, 5, 'dl@school.example'))).toBe(
-    'unknown_operation',
-  );
+  expect(
+    await t.worker.deadLettered(msg(op.id, 5, 'dl@school.example')),
+  ).toEqual(['unknown_operation']);
   expect(
     await t.worker.deadLettered(msg('A'.repeat(22), 0, 'dl@school.example')),
-  ).toBe('unknown_operation');
+  ).toEqual(['unknown_operation']);
   expect(await t.operations.allResults(op.id)).toEqual([]);
   expect(await t.operations.allResults('A'.repeat(22))).toEqual([]);
 });

@@ -5,7 +5,7 @@
 import {PubSub} from '@google-cloud/pubsub';
 
 /** Deliveries of one item before Pub/Sub gives up and moves it to the dead-letter topic (Pub/Sub allows 5–100). */
-export const MAX_DELIVERY_ATTEMPTS = 10;
+export const MAX_DELIVERY_ATTEMPTS = 100;
 /** Longer than REQUEST_DEADLINE_MS: an item waiting for quota must not be redelivered while it waits. */
 export const ACK_DEADLINE_SECONDS = 60;
 

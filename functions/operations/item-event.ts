@@ -5,7 +5,8 @@ import {ItemMessage} from './worker';
 
 const PubSubEventData = z.object({
   message: z.object({
-    data: z.string().max(64 * 1024),
+    // 100 items of the longest ids, base64-encoded, with room to spare.
+    data: z.string().max(512 * 1024),
     messageId: z.string().max(256).optional(),
     message_id: z.string().max(256).optional(),
   }),

@@ -15,13 +15,17 @@ export class PubSubQueue implements ItemQueue {
   async publish(messages: ItemMessage[]): Promise<void> {
     if (messages.length === 0) return;
     const topic = this.load();
-    // The client batches these into requests of up to 500 messages; every one must be accepted before the
+    // The client batches these into requests of up to 500 messages (10,000 items at most make 10,000 of them); every one must be accepted before the
     // caller is told the work is taken.
     await Promise.all(
       messages.map(m =>
         topic.publishMessage({
           data: Buffer.from(JSON.stringify(m)),
-          attributes: {operation: m.operation, index: String(m.index)},
+          attributes: {
+            operation: m.operation,
+            items: String(m.items.length),
+            first: String(m.items[0]?.index ?? ''),
+          },
         }),
       ),
     );

@@ -1,4 +1,4 @@
-// What the `invitationsWorker` and `invitationsDeadLetter` targets do with one CloudEvent: run (or fail) the item
+// What the `invitationsWorker` and `invitationsDeadLetter` targets do with one CloudEvent: run (or fail) the items
 // it carries. Returning acknowledges the message; throwing (RetryLater) leaves it to Pub/Sub's redelivery.
 import * as logs from '../log-events';
 import {itemOf} from './item-event';
@@ -18,10 +18,5 @@ export async function runItemEvent(
   const outcome = deadLettered
     ? await worker.deadLettered(item.message)
     : await worker.handle(item.message);
-  logs.itemDone(
-    item.message.operation,
-    item.message.index,
-    outcome,
-    deadLettered,
-  );
+  logs.itemsDone(item.message.operation, outcome, deadLettered);
 }

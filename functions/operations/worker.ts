@@ -1,7 +1,8 @@
-// One item of a long-running operation, as Pub/Sub delivers it (at least once) to the `invitationsWorker` target:
-// the same create flow, withdrawal, pacer and audit as a request, with the operation's id in the audit. A final
-// answer is recorded as the item's result; an answer that asks to come back (no quota before the deadline,
-// Classroom unavailable, the pair in flight elsewhere) is not acknowledged, so Pub/Sub redelivers it with backoff.
+// Items of a long-running operation, as Pub/Sub delivers them (at least once) to the `invitationsWorker` target, a
+// slice of up to ITEMS_PER_MESSAGE items per message: the same create flow, withdrawal, pacer and audit as a
+// request, with the operation's id in the audit. A final answer is recorded as the item's result; an answer that
+// asks to come back (no quota before the deadline, Classroom unavailable, the pair in flight elsewhere) leaves the
+// message unacknowledged, so Pub/Sub redelivers it with backoff, and only the items still without a result run again.
 import {randomBytes} from 'node:crypto';
 import {z} from 'zod';
 import type {RequestContext} from '../audit';
@@ -11,12 +12,14 @@ import type {CreateFlow} from '../create/flow';
 import type {Removals} from '../removal';
 import {shouldRetry} from '../retry-decision';
 import {InvitationRequestSchema} from '../validation';
-import type {OperationItemResult, Operations} from './store';
+import type {OperationItemResult, OperationRecord, Operations} from './store';
 
-/** What a message carries: enough to run the item without reading the operation's request. */
-export const ItemMessage = z
+/** Items one message may carry: the upper bound of ITEMS_PER_MESSAGE (a message stays far under Pub/Sub's limits). */
+export const MAX_ITEMS_PER_MESSAGE = 100;
+
+/** One item: enough to run it without reading the operation's request. */
+export const ItemSpec = z
   .object({
-    operation: z.string().regex(/^[A-Za-z0-9_-]{22}$/),
     index: z.number().int().min(0).max(9_999),
     action: z.enum(['create', 'withdraw']),
     invitation: InvitationRequestSchema,
@@ -30,6 +33,18 @@ export const ItemMessage = z
   .refine(m => m.after === undefined || m.after < m.index, {
     message: 'after must name an earlier item',
     path: ['after'],
+  });
+export type ItemSpec = z.infer<typeof ItemSpec>;
+
+/** What a message carries: items of one operation, each index at most once. */
+export const ItemMessage = z
+  .object({
+    operation: z.string().regex(/^[A-Za-z0-9_-]{22}$/),
+    items: z.array(ItemSpec).min(1).max(MAX_ITEMS_PER_MESSAGE),
+  })
+  .refine(m => new Set(m.items.map(i => i.index)).size === m.items.length, {
+    message: 'an item appears twice',
+    path: ['items'],
   });
 export type ItemMessage = z.infer<typeof ItemMessage>;
 
@@ -46,6 +61,21 @@ export class RetryLater extends Error {
 
 export type WorkerOutcome = 'recorded' | 'duplicate' | 'unknown_operation';
 
+/** What became of each item of a message, in the message's order; thrown as a whole when some must come back. */
+export class ItemsNotDone extends RetryLater {
+  constructor(
+    readonly outcomes: (WorkerOutcome | RetryLater)[],
+    retryAfterS: number | undefined,
+  ) {
+    const later = outcomes.filter(o => o instanceof RetryLater);
+    super(
+      retryAfterS,
+      `${later.length} of ${outcomes.length} items: ${[...new Set(later.map(o => o.why))].join('; ')}`,
+    );
+    this.name = 'ItemsNotDone';
+  }
+}
+
 export class OperationWorker {
   constructor(
     private readonly config: Config,
@@ -55,36 +85,82 @@ export class OperationWorker {
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** Runs the item, records its result, or throws RetryLater. */
-  async handle(msg: ItemMessage): Promise<WorkerOutcome> {
+  /**
+   * Runs the message's items side by side (the pacer leases quota for all of them at once), an item named by
+   * another's `after` first; records each final result. Returns the outcome of each item, or throws ItemsNotDone
+   * (a RetryLater) when some item must come back, once every other item is done.
+   */
+  async handle(msg: ItemMessage): Promise<WorkerOutcome[]> {
     const op = await this.operations.read(msg.operation);
-    // Expired, never stored, or an index the operation does not have (a forged message would otherwise fill a
-    // missing item's count and make the operation look done): acknowledged so that it is not redelivered for ever.
-    if (!op || msg.index >= op.total) return 'unknown_operation';
-    // A redelivered message whose item is already done: no Classroom call, nothing written.
-    if (await this.operations.resultOf(op.id, msg.index)) return 'duplicate';
+    // Expired or never stored: acknowledged, so that it is not redelivered for ever.
+    if (!op) return msg.items.map(() => 'unknown_operation');
+    // Every item shares the push's time: none may outlive the message's acknowledgement deadline.
+    const deadline = this.now() + this.config.requestDeadlineMs;
+    const running = new Map<number, Promise<WorkerOutcome | RetryLater>>();
+    for (const item of msg.items) {
+      const first =
+        item.after === undefined ? undefined : running.get(item.after);
+      running.set(
+        item.index,
+        (first ?? Promise.resolve()).then(() =>
+          this.runItem(op, item, deadline).catch((err: unknown) => {
+            if (err instanceof RetryLater) return err;
+            throw err;
+          }),
+        ),
+      );
+    }
+    const outcomes = await Promise.all(
+      msg.items.map(i => running.get(i.index)!),
+    );
+    const later = outcomes.filter(o => o instanceof RetryLater);
+    if (later.length === 0) return outcomes as WorkerOutcome[];
+    const waits = later.flatMap(l =>
+      l.retryAfterS === undefined ? [] : [l.retryAfterS],
+    );
+    throw new ItemsNotDone(
+      outcomes,
+      waits.length ? Math.max(...waits) : undefined,
+    );
+  }
+
+  private async runItem(
+    op: OperationRecord,
+    item: ItemSpec,
+    deadline: number,
+  ): Promise<WorkerOutcome> {
+    // An index the operation does not have (a forged message would otherwise fill a missing item's count and make
+    // the operation look done): acknowledged.
+    if (item.index >= op.total) return 'unknown_operation';
+    // An item already done (a redelivery, or a message whose other items came back): no Classroom call.
+    if (await this.operations.resultOf(op.id, item.index)) return 'duplicate';
     if (
-      msg.after !== undefined &&
-      !(await this.operations.resultOf(op.id, msg.after))
+      item.after !== undefined &&
+      !(await this.operations.resultOf(op.id, item.after))
     )
       throw new RetryLater(
         undefined,
-        `item ${msg.after} of the same pair first`,
+        `item ${item.after} of the same pair first`,
       );
+    if (this.now() >= deadline)
+      throw new RetryLater(undefined, 'no time left in this delivery');
     const ctx: RequestContext = {
       // One id per attempt: a redelivery of the same message (its holder killed mid-way) is another decision,
       // with its own audit event.
-      requestId: `${op.id}.${msg.index}.${randomBytes(6).toString('base64url')}`,
+      requestId: `${op.id}.${item.index}.${randomBytes(6).toString('base64url')}`,
       source: op.kind === 'webhook' ? 'webhook' : 'http',
       caller: op.caller,
       operationId: op.id,
       ...(op.webhookId === undefined ? {} : {webhookId: op.webhookId}),
     };
     const answer =
-      msg.action === 'withdraw'
-        ? await this.removals.withdraw(msg.invitation, ctx)
-        : await this.flow.create(msg.invitation, ctx, {replace: msg.replace});
-    const {result, retryAfterS} = itemResultOf(answer, msg.sourcedId ?? '');
+      item.action === 'withdraw'
+        ? await this.removals.withdraw(item.invitation, ctx, deadline)
+        : await this.flow.create(item.invitation, ctx, {
+            replace: item.replace,
+            deadline,
+          });
+    const {result, retryAfterS} = itemResultOf(answer, item.sourcedId ?? '');
     const error = result.error;
     if (error && shouldRetry('sender', {httpStatus: error.code, error}))
       throw new RetryLater(retryAfterS, `${error.code} ${error.status}`);
@@ -94,26 +170,31 @@ export class OperationWorker {
     )
       // The person or the course may not exist in Google yet (an SIS runs ahead of provisioning).
       throw new RetryLater(undefined, 'NOT_FOUND within RETRY_NOT_FOUND_FOR');
-    await this.operations.record(op.id, {index: msg.index, ...strip(result)});
+    await this.operations.record(op.id, {index: item.index, ...strip(result)});
     return 'recorded';
   }
 
-  /** A message Pub/Sub gave up on (moved to the dead-letter topic): its item is reported failed. */
-  async deadLettered(msg: ItemMessage): Promise<WorkerOutcome> {
+  /** A message Pub/Sub gave up on (moved to the dead-letter topic): its items still without a result are failed. */
+  async deadLettered(msg: ItemMessage): Promise<WorkerOutcome[]> {
     const op = await this.operations.read(msg.operation);
-    if (!op || msg.index >= op.total) return 'unknown_operation';
-    const recorded = await this.operations.record(msg.operation, {
-      index: msg.index,
-      outcome: 'failed',
-      ...(msg.sourcedId === undefined ? {} : {sourcedId: msg.sourcedId}),
-      error: {
-        code: 503,
-        status: 'UNAVAILABLE',
-        message:
-          'Gave up after the maximum number of delivery attempts (dead-lettered). Send the item again.',
-      },
-    });
-    return recorded ? 'recorded' : 'duplicate';
+    if (!op) return msg.items.map(() => 'unknown_operation');
+    return Promise.all(
+      msg.items.map(async (item): Promise<WorkerOutcome> => {
+        if (item.index >= op.total) return 'unknown_operation';
+        const recorded = await this.operations.record(op.id, {
+          index: item.index,
+          outcome: 'failed',
+          ...(item.sourcedId === undefined ? {} : {sourcedId: item.sourcedId}),
+          error: {
+            code: 503,
+            status: 'UNAVAILABLE',
+            message:
+              'Gave up after the maximum number of delivery attempts (dead-lettered). Send the item again.',
+          },
+        });
+        return recorded ? 'recorded' : 'duplicate';
+      }),
+    );
   }
 }
 

@@ -4,15 +4,21 @@
 import {randomBytes} from 'node:crypto';
 import {Message, PubSub, Subscription} from '@google-cloud/pubsub';
 import {runItemEvent} from '../../functions/operations/worker-entry';
-import type {OperationWorker} from '../../functions/operations/worker';
+import type {
+  ItemMessage,
+  OperationWorker,
+} from '../../functions/operations/worker';
 import {PROJECT_ID} from './emulator';
 
 export interface ItemMessages {
   topic: string;
   /** Messages published and not yet worked. */
   received: Message[];
-  /** Waits for `n` messages, then runs each through the worker (in arrival order); returns them. */
-  work(worker: OperationWorker, n: number): Promise<Message[]>;
+  /**
+   * Waits for messages carrying `n` items, then runs each message through the worker (in arrival order); returns
+   * the items it ran, by message.
+   */
+  work(worker: OperationWorker, n: number): Promise<ItemMessage['items'][]>;
   close(): Promise<void>;
 }
 
@@ -36,8 +42,12 @@ export async function itemMessages(): Promise<ItemMessages> {
     topic,
     received,
     async work(worker, n) {
+      const itemsOf = (m: Message) =>
+        (JSON.parse(m.data.toString('utf8')) as ItemMessage).items;
+      const count = () =>
+        received.reduce((sum, m) => sum + itemsOf(m).length, 0);
       const until = Date.now() + 10_000;
-      while (received.length < n && Date.now() < until)
+      while (count() < n && Date.now() < until)
         await new Promise(r => setTimeout(r, 20));
       const batch = received.splice(0, received.length);
       for (const m of batch)
@@ -45,7 +55,7 @@ export async function itemMessages(): Promise<ItemMessages> {
           id: m.id,
           data: {message: {data: m.data.toString('base64'), messageId: m.id}},
         });
-      return batch;
+      return batch.map(itemsOf);
     },
     async close() {
       await sub.close();
