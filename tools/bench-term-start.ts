@@ -43,7 +43,7 @@ export interface TermStartOptions {
   entry: string;
 }
 
-interface Pair {
+export interface Pair {
   courseId: string;
   userId: string;
   role: 'STUDENT';
@@ -113,7 +113,7 @@ export interface TermStartResult {
   broken: boolean;
 }
 
-function makePairs(tag: string, n: number): Pair[] {
+export function makePairs(tag: string, n: number): Pair[] {
   return Array.from({length: n}, (_, k) => {
     const classId = `${tag}-c${Math.floor(k / COURSE_SIZE)}`;
     return {
@@ -337,7 +337,7 @@ async function overHttp(
   return o;
 }
 
-function enrollmentEvent(pairs: Pair[]): string {
+export function enrollmentEvent(pairs: Pair[]): string {
   return JSON.stringify({
     type: 'enrollments.created',
     timestamp: new Date().toISOString(),
@@ -473,7 +473,7 @@ async function warm(fleet: Fleet, secret: string, tag: string): Promise<void> {
 }
 
 /** The stand-in's own view of each pair (quota off while asking): exactly one invitation, the one the pair was answered. */
-async function verify(
+export async function verify(
   standIn: ClassroomStandIn,
   pairs: Pair[],
   answered: Array<string | undefined>,

@@ -16,6 +16,7 @@ import {
   waitForHealth,
 } from './instance';
 import {runTermStart, TermStartResult} from './bench-term-start';
+import {AsyncResult, runAsync} from './bench-async';
 
 const ROOT = resolve(__dirname, '../..');
 const PROJECT =
@@ -27,6 +28,9 @@ const quick = process.argv.includes('--quick');
 /** Only the term-start scenario (tools/bench-term-start.ts), for iterating on the pacer. */
 const termStartOnly = process.argv.includes('--term-start-only');
 const termStart = () => runTermStart({quick, project: PROJECT, entry: ENTRY});
+/** Only the asynchronous scenario (tools/bench-async.ts): operations over Pub/Sub. */
+const asyncOnly = process.argv.includes('--async-only');
+const asyncIntake = () => runAsync({quick, project: PROJECT, entry: ENTRY});
 
 const sleep = (ms: number) => new Promise(r => setTimeout(r, ms));
 const quantile = (xs: number[], q: number) => {
@@ -137,7 +141,8 @@ async function main(): Promise<void> {
     throw new Error(
       'run through `npm run bench` (it starts the Firestore emulator)',
     );
-  if (termStartOnly) return report([], {}, await termStart(), false);
+  if (termStartOnly) return report([], {}, await termStart(), undefined, false);
+  if (asyncOnly) return report([], {}, undefined, await asyncIntake(), false);
   const standIn = new ClassroomStandIn();
   const standInUrl = await standIn.start();
   const db = new Firestore({projectId: PROJECT});
@@ -347,14 +352,15 @@ async function main(): Promise<void> {
     results.resyncClassroomCalls !== 200 ||
     results.burstDistinctInvitations !== 1 ||
     failures > 0;
-  report(rows, results, await termStart(), broken);
+  report(rows, results, await termStart(), await asyncIntake(), broken);
 }
 
 /** Prints the table and writes bench/results/latest.json; exits non-zero when a correctness check failed. */
 function report(
   rows: [string, string, string, string][],
   results: Record<string, number | string>,
-  termStart: TermStartResult,
+  termStart: TermStartResult | undefined,
+  asyncIntake: AsyncResult | undefined,
   broken: boolean,
 ): void {
   const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`;
@@ -362,7 +368,11 @@ function report(
   console.log(
     '| measure | figure | ratio | target |\n| --- | --- | --- | --- |',
   );
-  for (const r of [...rows, ...termStart.rows])
+  for (const r of [
+    ...rows,
+    ...(termStart?.rows ?? []),
+    ...(asyncIntake?.rows ?? []),
+  ])
     console.log(`| ${r.join(' | ')} |`);
   const out = join(ROOT, 'bench/results');
   mkdirSync(out, {recursive: true});
@@ -373,14 +383,15 @@ function report(
         at: new Date().toISOString(),
         machine,
         ...results,
-        termStart: termStart.figures,
+        ...(termStart ? {termStart: termStart.figures} : {}),
+        ...(asyncIntake ? {async: asyncIntake.figures} : {}),
       },
       null,
       2,
     ) + '\n',
   );
   console.log('\nFigures written to bench/results/latest.json');
-  if (broken || termStart.broken) {
+  if (broken || termStart?.broken || asyncIntake?.broken) {
     console.error(
       'CORRECTNESS FAILURE: Classroom calls or answers are not what the ledger guarantees',
     );
