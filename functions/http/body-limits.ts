@@ -13,6 +13,11 @@ export const INVITATION_BODY_MAX_BYTES = 16 * 1024;
 export const WEBHOOK_BODY_MAX_BYTES = 1024 * 1024;
 /** POST /v1/invitations:batchCreate: up to 10,000 invitations of about 100 bytes each. */
 export const BATCH_BODY_MAX_BYTES = 2 * 1024 * 1024;
+/**
+ * A push to a CloudEvent target: a Pub/Sub message of up to 100 items (about 1 KiB each at the longest ids),
+ * base64-encoded (item-event.ts takes at most 512 KiB of it), in its envelope.
+ */
+export const EVENT_BODY_MAX_BYTES = 640 * 1024;
 /** Every other request: no other route reads a body. */
 export const OTHER_BODY_MAX_BYTES = 16 * 1024;
 /** Time for a body to arrive once the headers are in (BODY_TIMEOUT_MS). */
@@ -32,7 +37,12 @@ export function routePath(url: string | undefined): string {
   return path.replace(/[?#].*$/s, '').replace(/\/+$/, '') || '/';
 }
 
-export function bodyCapFor(method: string | undefined, path: string): number {
+export function bodyCapFor(
+  method: string | undefined,
+  path: string,
+  servesEvents = false,
+): number {
+  if (servesEvents) return EVENT_BODY_MAX_BYTES;
   if (method === 'POST' && path === '/v1/invitations')
     return INVITATION_BODY_MAX_BYTES;
   if (method === 'POST' && path === '/webhooks/sis')
