@@ -137,7 +137,11 @@ class Front {
     return this.url;
   }
 
-  /** Pushes in flight per worker, by worker index. */
+  /** Pushes not acknowledged, with when and why (relative times are made at the report). */
+  readonly events: Array<{at: number; text: string}> = [];
+  /** Workers killed: sent nothing more, as Cloud Run stops routing to an instance that crashed. */
+  readonly down = new Set<FunctionProcess>();
+  /** Pushes in flight per worker. */
   readonly inFlight = new Map<FunctionProcess, number>();
 
   private async forward(req: IncomingMessage, res: ServerResponse) {
@@ -146,7 +150,10 @@ class Front {
     for await (const c of req) chunks.push(c as Buffer);
     const body = Buffer.concat(chunks);
     const live = this.workers.filter(
-      w => w.child.exitCode === null && w.child.signalCode === null,
+      w =>
+        !this.down.has(w) &&
+        w.child.exitCode === null &&
+        w.child.signalCode === null,
     );
     const w = live[this.next++ % Math.max(1, live.length)];
     if (!w) {
@@ -164,11 +171,15 @@ class Front {
         body,
       });
       const text = await up.arrayBuffer();
-      if (up.status >= 300) this.refused++;
+      if (up.status >= 300) {
+        this.refused++;
+        this.events.push({at: Date.now(), text: `push answered ${up.status}`});
+      }
       res.writeHead(up.status).end(Buffer.from(text));
     } catch {
       // The worker died holding the push: Pub/Sub sees a failure and redelivers (Cloud Run answers 5xx too).
       this.refused++;
+      this.events.push({at: Date.now(), text: 'push lost with its worker'});
       res.writeHead(502).end();
     } finally {
       this.inFlight.set(w, (this.inFlight.get(w) ?? 1) - 1);
@@ -185,7 +196,7 @@ class Front {
 
 /** One intake instance, WORKERS workers and a dead-letter target, wired to a fresh topic. */
 class Stack {
-  readonly notes: string[] = [];
+  readonly notes: Array<{at: number; text: string}> = [];
   private constructor(
     readonly intake: FunctionProcess,
     readonly workers: FunctionProcess[],
@@ -250,15 +261,15 @@ class Stack {
     return stack;
   }
 
-  /** ERROR lines of any instance, kept for the report. */
+  /** ERROR lines of any instance, and items left for redelivery, kept for the report. */
   private watch(p: FunctionProcess) {
     let rest = '';
     p.child.stderr?.on('data', (chunk: Buffer) => {
       const lines = (rest + chunk.toString()).split('\n');
       rest = lines.pop() ?? '';
       for (const line of lines)
-        if (/"severity":"(ERROR|CRITICAL)"|Error:/.test(line))
-          this.notes.push(line.slice(0, 300));
+        if (/"severity":"(ERROR|CRITICAL)"|Error:|not done yet/.test(line))
+          this.notes.push({at: Date.now(), text: line.slice(0, 300)});
     });
   }
 
@@ -277,6 +288,7 @@ class Stack {
     i = Math.max(0, i);
     const old = this.workers[i]!;
     const held = this.front.inFlight.get(old) ?? 0;
+    this.front.down.add(old);
     old.child.kill('SIGKILL');
     await sleep(downMs);
     const fresh = spawnFunction({
@@ -491,7 +503,12 @@ async function measureRun(
       check.twice === 0 &&
       check.stray === 0 &&
       standIn.invitations.size === pairs.length,
-    notes: [...notes, ...stack.notes.slice(0, 20)],
+    notes: [
+      ...notes,
+      ...[...stack.front.events, ...stack.notes.slice(0, 30)]
+        .sort((a, b) => a.at - b.at)
+        .map(e => `+${((e.at - t0) / 1000).toFixed(1)} s ${e.text}`),
+    ],
   };
   return {run, stack, pairs, operations: names};
 }

@@ -17,6 +17,13 @@ import {
 } from './instance';
 import {runTermStart, TermStartResult} from './bench-term-start';
 import {AsyncResult, runAsync} from './bench-async';
+import {
+  peakRssMiB,
+  RSS_TARGET_SHARE,
+  runSizing,
+  SIZING,
+  SizingResult,
+} from './bench-sizing';
 
 const ROOT = resolve(__dirname, '../..');
 const PROJECT =
@@ -31,6 +38,9 @@ const termStart = () => runTermStart({quick, project: PROJECT, entry: ENTRY});
 /** Only the asynchronous scenario (tools/bench-async.ts): operations over Pub/Sub. */
 const asyncOnly = process.argv.includes('--async-only');
 const asyncIntake = () => runAsync({quick, project: PROJECT, entry: ENTRY});
+/** Only the sizing scenario (tools/bench-sizing.ts): peak memory at the deploy's concurrency. */
+const sizingOnly = process.argv.includes('--sizing-only');
+const sizing = () => runSizing({quick, project: PROJECT, entry: ENTRY});
 
 const sleep = (ms: number) => new Promise(r => setTimeout(r, ms));
 const quantile = (xs: number[], q: number) => {
@@ -130,19 +140,14 @@ async function bareBaseline(): Promise<number> {
 
 const waitHealthy = (fn: Fn) => waitForHealth(fn, 30_000);
 
-function peakRssMiB(pid: number | undefined): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? NaN);
-  return kb / 1024;
-}
-
 async function main(): Promise<void> {
   if (!process.env.FIRESTORE_EMULATOR_HOST)
     throw new Error(
       'run through `npm run bench` (it starts the Firestore emulator)',
     );
-  if (termStartOnly) return report([], {}, await termStart(), undefined, false);
-  if (asyncOnly) return report([], {}, undefined, await asyncIntake(), false);
+  if (termStartOnly) return report([], {}, {termStart: await termStart()});
+  if (asyncOnly) return report([], {}, {asyncIntake: await asyncIntake()});
+  if (sizingOnly) return report([], {}, {sizing: await sizing()});
   const standIn = new ClassroomStandIn();
   const standInUrl = await standIn.start();
   const db = new Firestore({projectId: PROJECT});
@@ -341,10 +346,10 @@ async function main(): Promise<void> {
       'calls = 200',
     ],
     [
-      'peak RSS of the function process',
+      'peak RSS of the function process (after the re-sync, 32 in flight)',
       `${round(results.peakRssMiB)} MiB`,
-      '',
-      '≤ 200 MiB',
+      `${round((100 * (results.peakRssMiB as number)) / SIZING.http.memoryMiB, 0)} % of the deploy's ${SIZING.http.memoryMiB} MiB`,
+      `≤ ${100 * RSS_TARGET_SHARE} %`,
     ],
   ];
   const broken =
@@ -352,17 +357,30 @@ async function main(): Promise<void> {
     results.resyncClassroomCalls !== 200 ||
     results.burstDistinctInvitations !== 1 ||
     failures > 0;
-  report(rows, results, await termStart(), await asyncIntake(), broken);
+  report(
+    rows,
+    results,
+    {
+      termStart: await termStart(),
+      asyncIntake: await asyncIntake(),
+      sizing: await sizing(),
+    },
+    broken,
+  );
 }
 
 /** Prints the table and writes bench/results/latest.json; exits non-zero when a correctness check failed. */
 function report(
   rows: [string, string, string, string][],
   results: Record<string, number | string>,
-  termStart: TermStartResult | undefined,
-  asyncIntake: AsyncResult | undefined,
-  broken: boolean,
+  scenarios: {
+    termStart?: TermStartResult;
+    asyncIntake?: AsyncResult;
+    sizing?: SizingResult;
+  },
+  broken = false,
 ): void {
+  const {termStart, asyncIntake, sizing} = scenarios;
   const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`;
   console.log(`\nMachine: ${machine}\n`);
   console.log(
@@ -372,6 +390,7 @@ function report(
     ...rows,
     ...(termStart?.rows ?? []),
     ...(asyncIntake?.rows ?? []),
+    ...(sizing?.rows ?? []),
   ])
     console.log(`| ${r.join(' | ')} |`);
   const out = join(ROOT, 'bench/results');
@@ -385,13 +404,14 @@ function report(
         ...results,
         ...(termStart ? {termStart: termStart.figures} : {}),
         ...(asyncIntake ? {async: asyncIntake.figures} : {}),
+        ...(sizing ? {sizing: sizing.figures} : {}),
       },
       null,
       2,
     ) + '\n',
   );
   console.log('\nFigures written to bench/results/latest.json');
-  if (broken || termStart?.broken || asyncIntake?.broken) {
+  if (broken || termStart?.broken || asyncIntake?.broken || sizing?.broken) {
     console.error(
       'CORRECTNESS FAILURE: Classroom calls or answers are not what the ledger guarantees',
     );
