@@ -2,7 +2,7 @@
 // taken in the same run (this machine is shared and noisy: absolute times drift, ratios hold better).
 // Prints a table and writes bench/results/latest.json.
 import {spawn} from 'node:child_process';
-import {mkdirSync, readFileSync, writeFileSync} from 'node:fs';
+import {mkdirSync, writeFileSync} from 'node:fs';
 import {cpus, totalmem} from 'node:os';
 import {join, resolve} from 'node:path';
 import autocannon from 'autocannon';
