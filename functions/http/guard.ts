@@ -78,7 +78,7 @@ function admit(
     });
     return;
   }
-  const cap = bodyCapFor(req.method, routePath(req.url));
+  const cap = bodyCapFor(req.method, routePath(req.url), events);
   const declared = req.headers['content-length'];
   if (declared !== undefined && Number(declared) > cap) {
     refuse(r, bodyTooLarge(cap), {declaredBytes: Number(declared)});
