@@ -172,7 +172,5 @@ it('the largest slice a message may carry (100 items of the longest fields) is t
     body: JSON.stringify({message: {data: 'A'.repeat(1024 * 1024)}}),
   });
   expect(huge.status).toBe(413);
-  expect(((await huge.json()) as {error: {code: number}}).error.code).toBe(
-    413,
-  );
+  expect(((await huge.json()) as {error: {code: number}}).error.code).toBe(413);
 }, 60_000);
