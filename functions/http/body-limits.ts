@@ -14,10 +14,15 @@ export const WEBHOOK_BODY_MAX_BYTES = 1024 * 1024;
 /** POST /v1/invitations:batchCreate: up to 10,000 invitations of about 100 bytes each. */
 export const BATCH_BODY_MAX_BYTES = 2 * 1024 * 1024;
 /**
- * A push to a CloudEvent target: a Pub/Sub message of up to 100 items (about 1 KiB each at the longest ids),
- * base64-encoded (item-event.ts takes at most 512 KiB of it), in its envelope.
+ * The base64 data of one item message (functions/operations/item-event.ts): a slice of 100 items of the longest
+ * fields an item may carry is about 325 KB of it.
  */
-export const EVENT_BODY_MAX_BYTES = 640 * 1024;
+export const EVENT_DATA_MAX_CHARS = 512 * 1024;
+/**
+ * Any request to a CloudEvent target (`invitationsWorker`, `invitationsDeadLetter`): one Pub/Sub message of that
+ * data, with room for its envelope (ids, times, attributes, subscription; the event's attributes in structured mode).
+ */
+export const EVENT_BODY_MAX_BYTES = EVENT_DATA_MAX_CHARS + 16 * 1024;
 /** Every other request: no other route reads a body. */
 export const OTHER_BODY_MAX_BYTES = 16 * 1024;
 /** Time for a body to arrive once the headers are in (BODY_TIMEOUT_MS). */
@@ -40,9 +45,10 @@ export function routePath(url: string | undefined): string {
 export function bodyCapFor(
   method: string | undefined,
   path: string,
-  servesEvents = false,
+  events = false,
 ): number {
-  if (servesEvents) return EVENT_BODY_MAX_BYTES;
+  // Eventarc pushes to `/`, the emulator to the topic's path: a process serving events takes one on any path.
+  if (events) return EVENT_BODY_MAX_BYTES;
   if (method === 'POST' && path === '/v1/invitations')
     return INVITATION_BODY_MAX_BYTES;
   if (method === 'POST' && path === '/webhooks/sis')

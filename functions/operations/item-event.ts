@@ -1,12 +1,13 @@
 // The CloudEvent a Pub/Sub message arrives in (Eventarc in production; the Functions Framework builds the same
 // from the emulator's push): `data.message.data` is the item message, base64-encoded JSON.
 import {z} from 'zod';
+import {EVENT_DATA_MAX_CHARS} from '../http/body-limits';
 import {ItemMessage} from './worker';
 
 const PubSubEventData = z.object({
   message: z.object({
-    // 100 items of the longest ids, base64-encoded, with room to spare.
-    data: z.string().max(512 * 1024),
+    // 100 items of the longest fields, base64-encoded, with room to spare (the guard's cap on an event's body).
+    data: z.string().max(EVENT_DATA_MAX_CHARS),
     messageId: z.string().max(256).optional(),
     message_id: z.string().max(256).optional(),
   }),

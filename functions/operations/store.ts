@@ -217,11 +217,31 @@ export function isOperationId(id: string): boolean {
   return /^[A-Za-z0-9_-]{22}$/.test(id);
 }
 
+/**
+ * A result as Firestore can store it: no undefined fields, and every string well-formed. Firestore refuses a lone
+ * surrogate (JSON's `\ud800` escape puts one in an SIS's sourcedId), which would fail the write at every
+ * redelivery and leave the item pending for good; it is stored as U+FFFD, as a UTF-8 encoder writes it.
+ */
 function stripUndefined<T extends object>(o: T): T {
-  return Object.fromEntries(
-    Object.entries(o).filter(([, v]) => v !== undefined),
+  return wellFormed(
+    Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)),
   ) as T;
 }
+
+const LONE_SURROGATE =
+  /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+
+function wellFormed(v: unknown): unknown {
+  if (typeof v === 'string') return v.replace(LONE_SURROGATE, '\ufffd');
+  if (Array.isArray(v)) return v.map(wellFormed);
+  if (v !== null && typeof v === 'object' && isPlain(v))
+    return Object.fromEntries(
+      Object.entries(v).map(([k, x]) => [k, wellFormed(x)]),
+    );
+  return v;
+}
+
+const isPlain = (v: object) => Object.getPrototypeOf(v) === Object.prototype;
 
 function toResult(d: DocumentData): OperationItemResult {
   const r: OperationItemResult = {

@@ -110,9 +110,16 @@ export class OperationWorker {
         ),
       );
     }
-    const outcomes = await Promise.all(
+    // Every item settles before the message is answered: an answer while some still ran would leave them running
+    // after it (on Cloud Run without CPU, their pairs reserved) while Pub/Sub redelivers or dead-letters them.
+    const settled = await Promise.allSettled(
       msg.items.map(i => running.get(i.index)!),
     );
+    const outcomes: (WorkerOutcome | RetryLater)[] = [];
+    for (const s of settled) {
+      if (s.status === 'rejected') throw s.reason;
+      outcomes.push(s.value);
+    }
     const later = outcomes.filter(o => o instanceof RetryLater);
     if (later.length === 0) return outcomes as WorkerOutcome[];
     const waits = later.flatMap(l =>
@@ -170,8 +177,13 @@ export class OperationWorker {
     )
       // The person or the course may not exist in Google yet (an SIS runs ahead of provisioning).
       throw new RetryLater(undefined, 'NOT_FOUND within RETRY_NOT_FOUND_FOR');
-    await this.operations.record(op.id, {index: item.index, ...strip(result)});
-    return 'recorded';
+    // Another delivery of the same message may have recorded it meanwhile: that one reports it recorded.
+    return (await this.operations.record(op.id, {
+      index: item.index,
+      ...strip(result),
+    }))
+      ? 'recorded'
+      : 'duplicate';
   }
 
   /** A message Pub/Sub gave up on (moved to the dead-letter topic): its items still without a result are failed. */
