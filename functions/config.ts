@@ -7,10 +7,29 @@ import type {PacerRates} from './pacer/store';
 import type {RefusalAuditSettings} from './refusal-audit';
 import {DEFAULT_RETRY_POLICY, RetryPolicy} from './retry';
 
+/** One thing wrong with the configuration: what is wrong, and the variables it concerns. */
+export interface ConfigProblem {
+  variables: readonly string[];
+  message: string;
+}
+
+/** Every problem of one configuration at once, so that a single start-up names every bad setting. */
 export class ConfigError extends Error {
-  constructor(message: string) {
-    super(message);
+  readonly problems: readonly ConfigProblem[];
+
+  constructor(problems: string | readonly ConfigProblem[]) {
+    const list =
+      typeof problems === 'string'
+        ? [{variables: [], message: problems}]
+        : problems;
+    super(list.map(p => p.message).join('; '));
     this.name = 'ConfigError';
+    this.problems = list;
+  }
+
+  /** Each variable named by a problem, once, in the order of the problems. */
+  get variables(): string[] {
+    return [...new Set(this.problems.flatMap(p => p.variables))];
   }
 }
 
@@ -95,24 +114,30 @@ export function parseConfig(
   const input: Record<string, string | undefined> = {};
   for (const {lands, variable} of settings) input[lands] = env[variable];
   const parsed = SETTINGS.safeParse(input);
-  if (!parsed.success) {
-    const variableOf = (key: PropertyKey | undefined) =>
-      settings.find(s => s.lands === key)?.variable ?? String(key);
-    throw new ConfigError(
-      parsed.error.issues
-        .map(i => `${variableOf(i.path[0])}: ${i.message}`)
-        .join('; '),
-    );
-  }
+  const variableOf = (key: PropertyKey | undefined) =>
+    settings.find(s => s.lands === key)?.variable ?? String(key);
+  const problems: ConfigProblem[] = parsed.success
+    ? []
+    : parsed.error.issues.map(i => {
+        const variable = variableOf(i.path[0]);
+        // Most validators name their variable already; the others get it put first.
+        const message = i.message.startsWith(variable)
+          ? i.message
+          : `${variable}: ${i.message}`;
+        return {variables: [variable], message};
+      });
+  problems.push(...acrossSettings(input));
+  if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
   const s = parsed.data;
-  if ((s.callerAudience === undefined) !== (s.allowedCallers.length === 0))
-    throw new ConfigError(CALLER_SETTINGS_TOGETHER);
   return {
     projectId: s.projectId,
     classroomRootUrl: s.classroomRootUrl,
     classroomIsLocal: isLocalStandIn(new URL(s.classroomRootUrl)),
     classroomSubject: s.classroomSubject,
-    classroomSubjects: subjectsOf(s.classroomSubject, s.classroomSubjects),
+    classroomSubjects:
+      s.classroomSubject !== undefined
+        ? [s.classroomSubject.toLowerCase()]
+        : s.classroomSubjects,
     pacer: {
       subjectQps: s['pacer.subjectQps'],
       projectQps: s['pacer.projectQps'],
@@ -161,20 +186,70 @@ export function parseConfig(
   };
 }
 
-/** One admin (CLASSROOM_SUBJECT) or a pool (CLASSROOM_SUBJECTS), never both; each admin once. */
-function subjectsOf(one: string | undefined, pool: string[]): string[] {
-  if (one !== undefined && pool.length > 0)
-    throw new ConfigError(
-      'CLASSROOM_SUBJECT and CLASSROOM_SUBJECTS are both set: set CLASSROOM_SUBJECTS alone for a pool of admins, or CLASSROOM_SUBJECT alone for one',
+/**
+ * The rules across settings. Each parses only the settings it reads, so that it is checked even when another
+ * setting is bad; a rule whose own settings are bad is left to their messages.
+ */
+function acrossSettings(
+  input: Record<string, string | undefined>,
+): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const callers = SETTINGS.pick({
+    callerAudience: true,
+    allowedCallers: true,
+  }).safeParse(input);
+  if (
+    callers.success &&
+    (callers.data.callerAudience === undefined) !==
+      (callers.data.allowedCallers.length === 0)
+  )
+    problems.push({
+      variables: ['CALLER_AUDIENCE', 'ALLOWED_CALLERS'],
+      message: CALLER_SETTINGS_TOGETHER,
+    });
+  const subjects = SETTINGS.pick({
+    classroomSubject: true,
+    classroomSubjects: true,
+  }).safeParse(input);
+  if (subjects.success)
+    problems.push(
+      ...subjectProblems(
+        subjects.data.classroomSubject,
+        subjects.data.classroomSubjects,
+      ),
     );
+  return problems;
+}
+
+/** One admin (CLASSROOM_SUBJECT) or a pool (CLASSROOM_SUBJECTS), never both; each admin once. */
+function subjectProblems(
+  one: string | undefined,
+  pool: string[],
+): ConfigProblem[] {
+  if (one !== undefined && pool.length > 0)
+    return [
+      {
+        variables: ['CLASSROOM_SUBJECT', 'CLASSROOM_SUBJECTS'],
+        message:
+          'CLASSROOM_SUBJECT and CLASSROOM_SUBJECTS are both set: set CLASSROOM_SUBJECTS alone for a pool of admins, or CLASSROOM_SUBJECT alone for one',
+      },
+    ];
   const refused =
     one === undefined ? undefined : refuseSubject(one.toLowerCase());
   if (refused !== undefined)
-    throw new ConfigError(`CLASSROOM_SUBJECT: ${refused}`);
-
-  const subjects = one !== undefined ? [one.toLowerCase()] : pool;
-  const twice = subjects.find((s, i) => subjects.indexOf(s) !== i);
+    return [
+      {
+        variables: ['CLASSROOM_SUBJECT'],
+        message: `CLASSROOM_SUBJECT: ${refused}`,
+      },
+    ];
+  const twice = pool.find((s, i) => pool.indexOf(s) !== i);
   if (twice !== undefined)
-    throw new ConfigError(`CLASSROOM_SUBJECTS lists ${twice} twice`);
-  return subjects;
+    return [
+      {
+        variables: ['CLASSROOM_SUBJECTS'],
+        message: `CLASSROOM_SUBJECTS lists ${twice} twice`,
+      },
+    ];
+  return [];
 }

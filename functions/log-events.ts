@@ -1,12 +1,23 @@
 // One named function per log event (as firebase/extensions' logs.ts): messages and fields live here, call sites
 // say what happened. The request's requestId and trace come from the log context (logs.ts).
 import type {WebhookIdReuse} from './audit';
+import type {ConfigError} from './config';
 import {errorFields, log} from './logs';
 
 // Start-up and infrastructure
 
-export function misconfigured(err: unknown): void {
-  log('ERROR', 'the function is misconfigured', errorFields(err));
+/** The one line of an instance that will not start: every bad setting by name, then what is wrong with each. */
+export function configurationRefused(err: ConfigError): void {
+  log(
+    'CRITICAL',
+    `invalid configuration, the instance stops without serving: ${err.variables.join(', ')}`,
+    {settings: err.variables, problems: err.problems.map(p => p.message)},
+  );
+}
+
+/** The configuration parsed, but the objects serving requests could not be built from it (see index.ts). */
+export function runtimeFailed(err: unknown): void {
+  log('ERROR', 'the function could not build its runtime', errorFields(err));
 }
 
 export function guardFailed(err: unknown): void {

@@ -5,12 +5,12 @@
 // are named in log-events.ts.
 import {AsyncLocalStorage} from 'node:async_hooks';
 
-export type Severity = 'DEBUG' | 'INFO' | 'WARNING' | 'ERROR';
+export type Severity = 'DEBUG' | 'INFO' | 'WARNING' | 'ERROR' | 'CRITICAL';
 
 export type LogSink = (line: string, severity: Severity) => void;
 
 const defaultSink: LogSink = (line, severity) => {
-  if (severity === 'ERROR' || severity === 'WARNING')
+  if (severity === 'CRITICAL' || severity === 'ERROR' || severity === 'WARNING')
     process.stderr.write(line + '\n');
   else process.stdout.write(line + '\n');
 };

@@ -1,5 +1,7 @@
 // Cold start discipline: importing the entry module (what a new instance does before serving) loads
-// nothing that the first request can load itself, and above all not the whole `googleapis` package.
+// nothing that the first request can load itself, and above all not the whole `googleapis` package. The one
+// exception is the configuration (and so zod): it is parsed at import, so that a bad one stops the instance
+// before it listens (functions/startup.ts); the first request would load zod anyway.
 import {execFileSync} from 'node:child_process';
 import {join} from 'node:path';
 import {ROOT} from './support/processes';
@@ -22,7 +24,7 @@ function modulesLoadedBy(script: string): string[] {
 const packageOf = (path: string) =>
   /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(path)?.[1];
 
-it('importing the entry module registers the function without loading heavy dependencies', () => {
+it('importing the entry module parses the configuration and registers the function without loading heavy dependencies', () => {
   const loaded = modulesLoadedBy(
     `require(${JSON.stringify(join(ROOT, 'lib/functions/index.js'))})`,
   );
@@ -35,7 +37,7 @@ it('importing the entry module registers the function without loading heavy depe
     'google-gax',
     'google-auth-library',
     '@grpc/grpc-js',
-    'zod',
+    '@google-cloud/pubsub',
     'standardwebhooks',
   ]) {
     expect({heavy, loaded: packages.has(heavy)}).toEqual({
@@ -44,6 +46,9 @@ it('importing the entry module registers the function without loading heavy depe
     });
   }
   expect(packages.has('@google-cloud/functions-framework')).toBe(true);
+  expect(packages.has('zod')).toBe(true);
+  expect(loaded.some(p => p.endsWith('lib/functions/config.js'))).toBe(true);
+  expect(loaded.some(p => p.endsWith('lib/functions/runtime.js'))).toBe(false);
 });
 
 it('the Classroom client in use is the per-API package, never the whole googleapis', () => {

@@ -1,5 +1,5 @@
 // The deployed entry point: functions/index.ts registers the `invitations` target and reads its
-// configuration from the environment on the first request.
+// configuration from the environment when it loads.
 import request from 'supertest';
 import {getTestServer} from '@google-cloud/functions-framework/testing';
 import {ClassroomStandIn} from '../standin/server';

@@ -5,6 +5,7 @@
 import {Firestore, Timestamp} from '@google-cloud/firestore';
 import type {Query} from '@google-cloud/firestore';
 import {AUDIT_COLLECTION} from '../functions/ledger';
+import {noMetadataServerWithEmulators} from './metadata-server';
 
 export interface AuditQuery {
   course?: string;
@@ -205,6 +206,7 @@ async function main(): Promise<void> {
     console.error(err instanceof Error ? err.message : err);
     process.exit(2);
   }
+  noMetadataServerWithEmulators();
   const db = new Firestore({...(q.project ? {projectId: q.project} : {})});
   try {
     console.log(format(await runQuery(db, q), q.format));

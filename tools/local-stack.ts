@@ -5,6 +5,7 @@ import {ClassroomStandIn} from '../standin/server';
 import {spawnFunction, waitForHealth} from './instance';
 import {ItemWiring, wireItemTopics} from './pubsub-setup';
 import {LOCAL_WEBHOOK_SECRET} from './local-secrets';
+import {noMetadataServerWithEmulators} from './metadata-server';
 
 const PROJECT =
   process.env.GOOGLE_CLOUD_PROJECT ||
@@ -23,6 +24,7 @@ async function main(): Promise<void> {
     throw new Error(
       'run through `npm start` (it starts the Firestore emulator)',
     );
+  noMetadataServerWithEmulators();
   const standIn = new ClassroomStandIn();
   // Classroom's own limits unless told otherwise (STANDIN_USER_QPS, STANDIN_PROJECT_QPS): what the pacer meets.
   standIn.setQuota(quotaFromEnv(process.env) ?? GOOGLE_QUOTA);

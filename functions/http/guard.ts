@@ -24,7 +24,7 @@ import {servesEvents} from '../targets';
 
 export type {GuardSettings} from './refusal';
 
-/** Settings are asked for per request: the entry parses its configuration on the first request, not at import. */
+/** Settings are asked for per request (the entry reads its parsed configuration; tests change theirs). */
 export type GuardSettingsSource = () => GuardSettings;
 
 type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
@@ -36,7 +36,7 @@ function settingsFrom(source: GuardSettingsSource): GuardSettings {
   try {
     return source();
   } catch {
-    // A bad configuration is answered 503 by the function itself; the guard keeps guarding meanwhile.
+    // A source that throws (a test's, say) must not take the guard down: it keeps guarding on its defaults.
     return {bodyTimeoutMs: DEFAULT_BODY_TIMEOUT_MS, projectId: undefined};
   }
 }

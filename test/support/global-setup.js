@@ -7,7 +7,7 @@ module.exports = async function globalSetup() {
   const root = resolve(__dirname, '../..');
   execFileSync(
     join(root, 'node_modules/.bin/tsc'),
-    ['-p', join(root, 'tsconfig.build.json')],
+    ['-p', join(root, 'tsconfig.tools.json')],
     {cwd: root, stdio: 'inherit'},
   );
 };

@@ -16,6 +16,38 @@ describe('configuration', () => {
   ])('sends no credentials to a loopback stand-in at %s', url => {
     expect(parseConfig({CLASSROOM_ROOT_URL: url}).classroomIsLocal).toBe(true);
   });
+  it('one bad configuration names every bad setting at once, the rules across settings included', () => {
+    let refused: unknown;
+    try {
+      parseConfig({
+        LEASE_SECONDS: '0',
+        CLASSROOM_ROOT_URL: 'http://classroom.example.com/',
+        CALLER_AUDIENCE: 'https://invitations.example',
+        CLASSROOM_SUBJECT: 'a@district.example',
+        CLASSROOM_SUBJECTS: 'b@district.example',
+      });
+    } catch (err) {
+      refused = err;
+    }
+    expect(refused).toBeInstanceOf(ConfigError);
+    const err = refused as ConfigError;
+    expect(err.variables).toEqual([
+      'CLASSROOM_ROOT_URL',
+      'LEASE_SECONDS',
+      'CALLER_AUDIENCE',
+      'ALLOWED_CALLERS',
+      'CLASSROOM_SUBJECT',
+      'CLASSROOM_SUBJECTS',
+    ]);
+    for (const v of err.variables) expect(err.message).toContain(v);
+    // Each message names its variable once.
+    expect(err.message).not.toMatch(/LEASE_SECONDS: LEASE_SECONDS/);
+  });
+  it('a rule across settings whose own setting is bad is left to that setting’s message', () => {
+    expect(() => parseConfig({ALLOWED_CALLERS: '*@district.example'})).toThrow(
+      /^ALLOWED_CALLERS: "\*@district.example" is neither/,
+    );
+  });
   it('refuses plain http anywhere but loopback', () => {
     expect(() =>
       parseConfig({CLASSROOM_ROOT_URL: 'http://classroom.example.com/'}),
