@@ -14,6 +14,7 @@ import {
 import {tmpdir} from 'node:os';
 import {delimiter, join, resolve} from 'node:path';
 import {deploySettingList} from '../tools/deploy-settings';
+import {withDeployTable} from '../tools/deploy-table';
 
 const ROOT = resolve(__dirname, '..');
 const CLI = join(ROOT, 'lib/tools/deploy.js');
@@ -620,7 +621,7 @@ describe('what a deploy.env decides', () => {
   });
 });
 
-describe('deploy.env.example', () => {
+describe('deploy.env.example and docs/deployment.md', () => {
   const example = readFileSync(join(ROOT, 'deploy.env.example'), 'utf8');
 
   it('the example is a deployment that passes every check', async () => {
@@ -631,5 +632,13 @@ describe('deploy.env.example', () => {
 
   it.each(deploySettingList().map(s => s.key))('the example shows %s', key => {
     expect(example).toMatch(new RegExp(`^(# )?${key}=`, 'm'));
+  });
+
+  it("the table of deploy.env's settings in docs/deployment.md is the one tools/deploy-settings.ts generates", () => {
+    const doc = readFileSync(join(ROOT, 'docs/deployment.md'), 'utf8');
+    if (withDeployTable(doc) !== doc)
+      throw new Error(
+        'docs/deployment.md differs from tools/deploy-settings.ts: run `npm run docs:config`',
+      );
   });
 });
