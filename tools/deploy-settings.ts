@@ -17,13 +17,15 @@ export interface DeploySettingDoc {
 /** The documentation of each deployment setting, kept beside its schema (as functions/config-settings.ts does). */
 export const deploySettingDocs = z.registry<DeploySettingDoc>();
 
-/**
- * Sizing defaults. PLACEHOLDERS until the benchmark's figures are in (issue 13, item 2): whoever sets them from
- * `npm run bench` writes the values and the reasons in docs/deployment.md#sizing and sets SIZING_IS_PLACEHOLDER to
- * false. `worker` sizes `invitationsWorker` and `invitationsDeadLetter` (the dead-letter target keeps no warm instance).
- */
+/** True until SIZING_DEFAULTS come from the benchmark: the documentation then calls them placeholders. */
 export const SIZING_IS_PLACEHOLDER = true;
 
+/**
+ * Sizing defaults. PLACEHOLDERS until the benchmark's figures are in (issue 13, item 2): whoever sets them from
+ * `npm run bench` writes the values and the reasons in docs/deployment.md#sizing, sets SIZING_IS_PLACEHOLDER to false
+ * and runs `npm run docs:config`. `worker` sizes `invitationsWorker` and `invitationsDeadLetter` (the dead-letter
+ * target keeps no warm instance).
+ */
 export const SIZING_DEFAULTS = {
   http: {
     memory: '1Gi',
@@ -45,7 +47,7 @@ export const SIZING_DEFAULTS = {
 
 /** Time a function keeps beyond its deadlines to write outcomes to Firestore and answer. */
 export const TIMEOUT_MARGIN_SECONDS = 10;
-/** Cloud Run functions stop an event-driven function after 540 s whatever its timeout says. */
+/** Cloud Run functions allow an event-driven function at most 540 s. */
 const EVENT_FUNCTION_MAX_TIMEOUT_SECONDS = 540;
 /** The rest of an instance's memory holds Node's code, buffers and the young generation. */
 const HEAP_SHARE_OF_MEMORY = 0.75;
@@ -394,7 +396,7 @@ export const DEPLOY_SETTINGS = z.object({
     },
     optionalMatching(
       'WEBHOOK_SECRET',
-      /^[A-Za-z0-9_-]{1,255}(:(latest|[1-9][0-9]{0,9}))?$/,
+      /^[A-Za-z0-9_][A-Za-z0-9_-]{0,254}(:(latest|[1-9][0-9]{0,9}))?$/,
       'a Secret Manager secret id, optionally followed by :latest or :<version number>',
     ),
   ),
