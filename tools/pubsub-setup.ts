@@ -1,13 +1,16 @@
 // The Pub/Sub wiring of operations, on the emulator (`npm start`, the tests, the bench): the items topic, its
 // dead-letter topic, a push subscription to the `invitationsWorker` target (redelivery with exponential backoff,
 // at most MAX_DELIVERY_ATTEMPTS deliveries) and one from the dead-letter topic to `invitationsDeadLetter`. In
-// production the same is made with gcloud (README: Production wiring).
+// production `npm run deploy` makes the same with gcloud (tools/deploy-plan.ts), with the same delivery policy
+// (tools/item-delivery.ts).
 import {PubSub} from '@google-cloud/pubsub';
-
-/** Deliveries of one item before Pub/Sub gives up and moves it to the dead-letter topic (Pub/Sub allows 5–100). */
-export const MAX_DELIVERY_ATTEMPTS = 100;
-/** Longer than REQUEST_DEADLINE_MS: an item waiting for quota must not be redelivered while it waits. */
-export const ACK_DEADLINE_SECONDS = 60;
+import {
+  ACK_DEADLINE_SECONDS,
+  deadLetterTopicOf,
+  MAX_DELIVERY_ATTEMPTS,
+  MAX_RETRY_DELAY_SECONDS,
+  MIN_RETRY_DELAY_SECONDS,
+} from './item-delivery';
 
 export interface ItemWiring {
   topic: string;
@@ -25,15 +28,19 @@ export async function wireItemTopics(opts: {
   ackDeadlineSeconds?: number;
 }): Promise<ItemWiring> {
   const pubsub = new PubSub({projectId: opts.projectId});
-  const deadLetterTopic = `${opts.topic}-dead-letter`;
+  const deadLetterTopic = deadLetterTopicOf(opts.topic);
   const [topic] = await pubsub.topic(opts.topic).get({autoCreate: true});
   const [dead] = await pubsub.topic(deadLetterTopic).get({autoCreate: true});
   await topic.createSubscription(`${opts.topic}-worker`, {
     pushConfig: {pushEndpoint: opts.workerUrl},
     ackDeadlineSeconds: opts.ackDeadlineSeconds ?? ACK_DEADLINE_SECONDS,
     retryPolicy: {
-      minimumBackoff: {seconds: opts.minBackoffSeconds ?? 10},
-      maximumBackoff: {seconds: opts.maxBackoffSeconds ?? 600},
+      minimumBackoff: {
+        seconds: opts.minBackoffSeconds ?? MIN_RETRY_DELAY_SECONDS,
+      },
+      maximumBackoff: {
+        seconds: opts.maxBackoffSeconds ?? MAX_RETRY_DELAY_SECONDS,
+      },
     },
     deadLetterPolicy: {
       deadLetterTopic: dead.name,
