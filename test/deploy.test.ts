@@ -340,7 +340,7 @@ describe('the printed script and the deploy make the same calls', () => {
         '--min-retry-delay=10s',
         '--max-retry-delay=600s',
         `--dead-letter-topic=projects/${PROJECT}/topics/invitation-items-dead-letter`,
-        '--max-delivery-attempts=10',
+        '--max-delivery-attempts=100',
       ]),
     );
   });
@@ -436,7 +436,7 @@ describe('a deploy.env that cannot work stops everything before the first comman
     [
       'a gateway setting the function would refuse',
       `${VALID}\nCLASSROOM_QPS=0`,
-      'the gateway would refuse this configuration at startup: CLASSROOM_QPS: CLASSROOM_QPS must be an integer between 1 and 1000',
+      'the gateway would refuse this configuration at startup: CLASSROOM_QPS must be an integer between 1 and 1000',
     ],
     [
       'half of the caller settings',
@@ -474,9 +474,9 @@ describe('a deploy.env that cannot work stops everything before the first comman
       'WORKER_CONCURRENCY above 1 needs WORKER_CPU of at least 1',
     ],
     [
-      'a lease longer than the retry window',
-      `${VALID}\nLEASE_SECONDS=3600`,
-      "LEASE_SECONDS (3600) must be under the items' retry window",
+      'a NOT_FOUND retry longer than the retry window',
+      `${VALID}\nRETRY_NOT_FOUND_FOR=2d`,
+      "RETRY_NOT_FOUND_FOR must be under the items' retry window",
     ],
     [
       'allUsers as an invoker',
