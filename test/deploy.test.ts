@@ -289,7 +289,7 @@ describe('the printed script and the deploy make the same calls', () => {
         '--cpu=1',
         '--concurrency=32',
         '--max-instances=10',
-        '--min-instances=0',
+        '--min-instances=1',
         '--timeout=60s',
         '--env-vars-file=<DIR>/invitations.env.yaml',
         '--set-secrets=WEBHOOK_SECRETS=sis-webhook-secret:latest',
@@ -315,17 +315,24 @@ describe('the printed script and the deploy make the same calls', () => {
           `--trigger-service-account=${TRIGGER_SA}`,
           '--retry',
           '--ingress-settings=internal-only',
+          '--memory=512Mi',
+          '--cpu=1',
+          '--concurrency=16',
+          '--max-instances=5',
+          '--min-instances=0',
           '--timeout=60s',
           '--env-vars-file=<DIR>/workers.env.yaml',
           '--clear-secrets',
         ]),
       );
       expect(w.argv).not.toContain('--allow-unauthenticated');
-      // The workers' file: the same settings, without the HTTP function's heap flag.
+      // The workers' file: the same settings, with the workers' own heap flag (the default), not the HTTP one's.
       expect(w.files['workers.env.yaml']).toContain(
         'CLASSROOM_SUBJECTS: "admin1@district.example admin2@district.example"',
       );
-      expect(w.files['workers.env.yaml']).not.toContain('NODE_OPTIONS');
+      expect(w.files['workers.env.yaml']).toContain(
+        'NODE_OPTIONS: "--max-old-space-size=384"',
+      );
     }
   });
 

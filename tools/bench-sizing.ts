@@ -1,5 +1,5 @@
 // The sizing scenario of `npm run bench` (issue 13): peak memory of one instance of each target at the concurrency
-// the deploy gives it (deploy.env.example), under the heaviest legitimate load: every request in flight the
+// the deploy gives it by default (tools/deploy-settings.ts), under the heaviest legitimate load: every request in flight the
 // largest there is. The deploy's memory is chosen so that this peak stays at or under 70 % of it.
 import {randomBytes, randomUUID} from 'node:crypto';
 import {readFileSync} from 'node:fs';
@@ -13,13 +13,21 @@ import {
   stopFunction,
   waitForHealth,
 } from './instance';
+import {SIZING_DEFAULTS} from './deploy-settings';
 import {signedWebhookHeaders} from './webhook-headers';
 
-/** What the deploy gives each target (deploy.env.example); the bench measures at these. */
+/** What the deploy gives each target by default (tools/deploy-settings.ts); the bench measures at these. */
 export const SIZING = {
-  http: {concurrency: 32, memoryMiB: 1024, heapMiB: 768},
-  worker: {concurrency: 16, memoryMiB: 512, heapMiB: 384},
+  http: sized(SIZING_DEFAULTS.http),
+  worker: sized(SIZING_DEFAULTS.worker),
 };
+
+function sized(d: {memory: string; concurrency: number; heapMib: number}) {
+  const m = /^(\d+)(Mi|Gi)$/.exec(d.memory);
+  if (!m) throw new Error(`unexpected memory ${d.memory}`);
+  const memoryMiB = Number(m[1]) * (m[2] === 'Gi' ? 1024 : 1);
+  return {concurrency: d.concurrency, memoryMiB, heapMiB: d.heapMib};
+}
 export const RSS_TARGET_SHARE = 0.7;
 
 const sleep = (ms: number) => new Promise(r => setTimeout(r, ms));

@@ -17,33 +17,42 @@ export interface DeploySettingDoc {
 /** The documentation of each deployment setting, kept beside its schema (as functions/config-settings.ts does). */
 export const deploySettingDocs = z.registry<DeploySettingDoc>();
 
-/** True until SIZING_DEFAULTS come from the benchmark: the documentation then calls them placeholders. */
-export const SIZING_IS_PLACEHOLDER = true;
-
 /**
- * Sizing defaults. PLACEHOLDERS until the benchmark's figures are in (issue 13, item 2): whoever sets them from
- * `npm run bench` writes the values and the reasons in docs/deployment.md#sizing, sets SIZING_IS_PLACEHOLDER to false
- * and runs `npm run docs:config`. `worker` sizes `invitationsWorker` and `invitationsDeadLetter` (the dead-letter
- * target keeps no warm instance).
+ * Sizing defaults, from `npm run bench` (its sizing scenario, tools/bench-sizing.ts, measures at these very
+ * values: keep the two together); the reasons are in docs/deployment.md#sizing. `worker` sizes `invitationsWorker`
+ * and `invitationsDeadLetter` (the dead-letter target keeps no warm instance). `heapMib`: three quarters of the
+ * memory, so that V8 collects before Cloud Run stops the instance for memory.
  */
-export const SIZING_DEFAULTS = {
+export interface SizingDefaults {
+  memory: string;
+  cpu: string;
+  concurrency: number;
+  maxInstances: number;
+  minInstances: number;
+  timeoutSeconds: number;
+  heapMib: number;
+}
+
+export const SIZING_DEFAULTS: Record<'http' | 'worker', SizingDefaults> = {
   http: {
     memory: '1Gi',
     cpu: '1',
     concurrency: 32,
     maxInstances: 10,
-    minInstances: 0,
+    minInstances: 1,
     timeoutSeconds: 60,
+    heapMib: 768,
   },
   worker: {
-    memory: '1Gi',
+    memory: '512Mi',
     cpu: '1',
-    concurrency: 32,
-    maxInstances: 10,
+    concurrency: 16,
+    maxInstances: 5,
     minInstances: 0,
     timeoutSeconds: 60,
+    heapMib: 384,
   },
-} as const;
+};
 
 /** Time a function keeps beyond its deadlines to write outcomes to Firestore and answer. */
 export const TIMEOUT_MARGIN_SECONDS = 10;
@@ -219,17 +228,13 @@ function refuseMember(m: string): string | undefined {
   return `${JSON.stringify(m.slice(0, 80))} is not an IAM member (user:…, serviceAccount:…, group:… or domain:…)`;
 }
 
-const sizing = (
-  target: 'HTTP' | 'WORKER',
-  d: (typeof SIZING_DEFAULTS)['http'],
-) => {
+const sizing = (target: 'HTTP' | 'WORKER', d: SizingDefaults) => {
   const what =
     target === 'HTTP'
       ? 'the `invitations` function'
       : '`invitationsWorker` and `invitationsDeadLetter`';
   const key = (k: string) => `${target}_${k}`;
-  const shown = (v: string) =>
-    SIZING_IS_PLACEHOLDER ? `\`${v}\` (placeholder)` : `\`${v}\``;
+  const shown = (v: string) => `\`${v}\``;
   return {
     memory: setting(
       {
@@ -251,7 +256,7 @@ const sizing = (
       {
         key: key('CONCURRENCY'),
         default: shown(`${d.concurrency}`),
-        description: `${target === 'HTTP' ? 'requests' : 'items'} one instance of ${what} serves at once; 1–1000`,
+        description: `${target === 'HTTP' ? 'requests' : 'Pub/Sub pushes (messages of `ITEMS_PER_MESSAGE` items)'} one instance of ${what} serves at once; 1–1000`,
       },
       integer(key('CONCURRENCY'), d.concurrency, 1, 1000),
     ),
@@ -292,10 +297,11 @@ const sizing = (
     heapMib: setting(
       {
         key: key('HEAP_MB'),
-        default: "unset (Node's own limit)",
-        description: `V8 heap limit of ${what} in MiB (\`NODE_OPTIONS=--max-old-space-size\`); at most ${HEAP_SHARE_OF_MEMORY * 100}% of its memory`,
+        default: shown(`${d.heapMib}`),
+        description: `V8 heap limit of ${what} in MiB (\`NODE_OPTIONS=--max-old-space-size\`); at most ${HEAP_SHARE_OF_MEMORY * 100}% of its memory; \`0\`: no flag, Node's own limit`,
       },
-      integer(key('HEAP_MB'), 0, 64, 32 * 1024).transform(n =>
+      // 0: no flag (Node's own limit).
+      integer(key('HEAP_MB'), d.heapMib, 0, 32 * 1024).transform(n =>
         n === 0 ? undefined : n,
       ),
     ),
