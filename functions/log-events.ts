@@ -2,7 +2,7 @@
 // say what happened. The request's requestId and trace come from the log context (logs.ts).
 import type {WebhookIdReuse} from './audit';
 import type {ConfigError} from './config';
-import {errorFields, log} from './logs';
+import {errorFields, log, logLine} from './logs';
 
 // Start-up and infrastructure
 
@@ -257,6 +257,25 @@ export function unreadableItemMessage(eventId: string | undefined): void {
       eventId: eventId?.slice(0, 128),
     },
   );
+}
+
+/**
+ * A message left for Pub/Sub to redeliver. A CloudEvent function can only say so by throwing, and the Functions
+ * Framework writes the error's stack to stderr: the stack is made this one structured INFO line, so that a term
+ * start's quota backlog does not fill the error log with stack traces.
+ */
+export function itemsLeftForRedelivery(
+  operation: string,
+  why: string,
+  retryAfterS: number | undefined,
+): Error {
+  const err = new Error(`operation ${operation}: items left for redelivery`);
+  err.stack = logLine('INFO', 'operation items were left for redelivery', {
+    operation,
+    why,
+    ...(retryAfterS === undefined ? {} : {retryAfterS}),
+  });
+  return err;
 }
 
 export function itemsDone(

@@ -55,13 +55,22 @@ export function log(
   message: string,
   fields: Record<string, unknown> = {},
 ): void {
+  sink(logLine(severity, message, fields), severity);
+}
+
+/** The line `log` would write, for a writer that is not ours (the Functions Framework's, for a thrown error). */
+export function logLine(
+  severity: Severity,
+  message: string,
+  fields: Record<string, unknown> = {},
+): string {
   const line = JSON.stringify({
     severity,
     message,
     ...context.getStore(),
     ...fields,
   });
-  sink(redactEmails ? redact(line) : line, severity);
+  return redactEmails ? redact(line) : line;
 }
 
 // Causes nest (gaxios wraps a fetch error that wraps a socket error); a few levels tell the story.

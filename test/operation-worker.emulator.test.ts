@@ -8,6 +8,7 @@ import {
   ItemsNotDone,
   RetryLater,
 } from '../functions/operations/worker';
+import {runItemEvent} from '../functions/operations/worker-entry';
 import {startTestGateway, TestGateway} from './support/gateway';
 
 let t: TestGateway;
@@ -88,6 +89,29 @@ const create = (index: number, userId: string, courseId = 'd:slice') => ({
   index,
   action: 'create' as const,
   invitation: {userId, courseId, role: 'STUDENT' as const},
+});
+
+it('a message left for redelivery is thrown as one structured INFO line (what the framework logs), not a stack trace', async () => {
+  const op = await operationOf(1);
+  t.standIn.injectFault({
+    method: 'create',
+    httpStatus: 503,
+    status: 'UNAVAILABLE',
+  });
+  const data = Buffer.from(JSON.stringify(item(op.id, 0))).toString('base64');
+  const err: unknown = await runItemEvent(t.worker, {
+    id: '1',
+    data: {message: {data, messageId: '1'}},
+  }).catch((e: unknown) => e);
+  expect(err).toBeInstanceOf(Error);
+  const stack = (err as Error).stack ?? '';
+  expect(stack).not.toContain('\n');
+  expect(JSON.parse(stack)).toMatchObject({
+    severity: 'INFO',
+    message: 'operation items were left for redelivery',
+    operation: op.id,
+    why: expect.stringContaining('503 UNAVAILABLE'),
+  });
 });
 
 it('a message of several items: one left for redelivery, the others recorded; the redelivery calls Classroom for that one only', async () => {

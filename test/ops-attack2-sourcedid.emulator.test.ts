@@ -1,8 +1,8 @@
-// An SIS delivery whose enrollment sourcedId holds a lone surrogate (JSON's `\ud800` escape makes one; the OneRoster
-// check refuses control characters only): Firestore refuses such a string, so the item's result could never be
-// written, by the worker or by the dead-letter target, and the operation stayed pending. It is stored with U+FFFD.
+// An SIS delivery whose enrollment sourcedId holds a lone surrogate (JSON's `\ud800` escape makes one): Firestore
+// refuses such a string, so the item's result could never be written, by the worker or by the dead-letter target,
+// and the operation stayed pending. The delivery is now refused at the door (400); behind it, a result is stored
+// with U+FFFD in its place (a message forged or published by an older version).
 import {randomBytes, randomUUID} from 'node:crypto';
-import request from 'supertest';
 import {startTestGateway, TestGateway} from './support/gateway';
 import {ItemMessages, itemMessages} from './support/item-messages';
 import {postWebhook} from './support/webhooks';
@@ -31,7 +31,7 @@ const enrollment = (i: number, sourcedId: string) => ({
   class: {sourcedId: 'lone-class'},
 });
 
-it('a sourcedId with a lone surrogate is recorded with U+FFFD in its place: the operation completes', async () => {
+it('a delivery whose sourcedId holds a lone surrogate is refused 400, naming it; nothing is taken', async () => {
   const payload = JSON.stringify({
     type: 'enrollments.created',
     timestamp: new Date().toISOString(),
@@ -43,13 +43,11 @@ it('a sourcedId with a lone surrogate is recorded with U+FFFD in its place: the 
   expect(payload).toContain('enr-\\ud800-2');
   const res = await postWebhook(t.server, secret, payload, {
     id: `msg_${randomUUID()}`,
-  }).expect(202);
-  await items.work(t.worker, 2);
-  const op = await request(t.server).get(`/v1/${res.body.name}`).expect(200);
-  expect(op.body.done).toBe(true);
-  expect(
-    op.body.response.results.map((r: {sourcedId: string}) => r.sourcedId),
-  ).toEqual(['enr-1', 'enr-\ufffd-2']);
+  }).expect(400);
+  expect(res.body.error.status).toBe('INVALID_ARGUMENT');
+  expect(JSON.stringify(res.body)).toContain('well-formed Unicode');
+  await new Promise(r => setTimeout(r, 300));
+  expect(items.received).toHaveLength(0);
 });
 
 it('the dead-letter target records such an item failed, once', async () => {
@@ -78,5 +76,33 @@ it('the dead-letter target records such an item failed, once', async () => {
   expect(await t.operations.resultOf(op.id, 0)).toMatchObject({
     outcome: 'failed',
     sourcedId: '\ufffdenr-3',
+  });
+});
+
+it('the worker records such an item (a message from before the check, or forged) with U+FFFD: the operation completes', async () => {
+  const op = await t.operations.create({
+    kind: 'webhook',
+    total: 1,
+    caller: 'unverified',
+  });
+  const msg = {
+    operation: op.id,
+    items: [
+      {
+        index: 0,
+        action: 'create' as const,
+        invitation: {
+          userId: 'lone4@school.example',
+          courseId: 'd:lone-class',
+          role: 'STUDENT' as const,
+        },
+        sourcedId: 'enr-\ud800-4',
+      },
+    ],
+  };
+  expect(await t.worker.handle(msg)).toEqual(['recorded']);
+  expect(await t.operations.resultOf(op.id, 0)).toMatchObject({
+    outcome: 'created',
+    sourcedId: 'enr-\ufffd-4',
   });
 });

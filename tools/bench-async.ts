@@ -268,7 +268,9 @@ class Stack {
       const lines = (rest + chunk.toString()).split('\n');
       rest = lines.pop() ?? '';
       for (const line of lines)
-        if (/"severity":"(ERROR|CRITICAL)"|Error:|not done yet/.test(line))
+        if (
+          /"severity":"(ERROR|CRITICAL)"|Error:|left for redelivery/.test(line)
+        )
           this.notes.push({at: Date.now(), text: line.slice(0, 300)});
     });
   }

@@ -2,7 +2,7 @@
 // it carries. Returning acknowledges the message; throwing (RetryLater) leaves it to Pub/Sub's redelivery.
 import * as logs from '../log-events';
 import {itemOf} from './item-event';
-import type {OperationWorker} from './worker';
+import {RetryLater, type OperationWorker} from './worker';
 
 export async function runItemEvent(
   worker: OperationWorker,
@@ -15,8 +15,18 @@ export async function runItemEvent(
     logs.unreadableItemMessage(event.id);
     return;
   }
-  const outcome = deadLettered
-    ? await worker.deadLettered(item.message)
-    : await worker.handle(item.message);
+  let outcome;
+  try {
+    outcome = deadLettered
+      ? await worker.deadLettered(item.message)
+      : await worker.handle(item.message);
+  } catch (err) {
+    if (!(err instanceof RetryLater)) throw err;
+    throw logs.itemsLeftForRedelivery(
+      item.message.operation,
+      err.why,
+      err.retryAfterS,
+    );
+  }
   logs.itemsDone(item.message.operation, outcome, deadLettered);
 }

@@ -21,7 +21,9 @@ const SourcedId = z
     // eslint-disable-next-line no-control-regex -- control characters are what this matches
     /^[^\u0000-\u001f\u007f-\u009f]+$/,
     'sourcedId must not contain control characters',
-  );
+  )
+  // A lone surrogate (JSON's "\ud800" escape) is no character at all, and Firestore refuses to store it.
+  .refine(v => !/\p{Cs}/u.test(v), 'sourcedId must be well-formed Unicode');
 const Ref = z.object({sourcedId: SourcedId});
 
 const Enrollment = z.object({
