@@ -17,6 +17,7 @@ import {
 } from './instance';
 import {runTermStart, TermStartResult} from './bench-term-start';
 import {AsyncResult, runAsync} from './bench-async';
+import {noMetadataServerWithEmulators} from './metadata-server';
 import {
   peakRssMiB,
   RSS_TARGET_SHARE,
@@ -145,6 +146,7 @@ async function main(): Promise<void> {
     throw new Error(
       'run through `npm run bench` (it starts the Firestore emulator)',
     );
+  noMetadataServerWithEmulators();
   if (termStartOnly) return report([], {}, {termStart: await termStart()});
   if (asyncOnly) return report([], {}, {asyncIntake: await asyncIntake()});
   if (sizingOnly) return report([], {}, {sizing: await sizing()});
