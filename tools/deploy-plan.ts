@@ -177,8 +177,8 @@ export function buildPlan(s: DeploySettings, src: Sources): Plan {
 
   section(
     'Pub/Sub topics',
-    `${s.topic} carries one message per item of an operation (INVITATIONS_TOPIC); an item that runs out of`,
-    `delivery attempts moves to ${s.deadLetterTopic}.`,
+    `${s.topic} carries the items of operations, ITEMS_PER_MESSAGE to a message (INVITATIONS_TOPIC); a message`,
+    `that runs out of delivery attempts moves to ${s.deadLetterTopic}.`,
   );
   for (const topic of [s.topic, s.deadLetterTopic])
     steps.push({
