@@ -3,7 +3,7 @@
 // frontend does), against a stand-in holding Classroom's quota. Measures (a) how fast a 1,000-enrollment delivery
 // is acknowledged, (b) 4 concurrent deliveries of 500 against the quota's floor, (c) kill -9 of a worker in the
 // middle, (d) a redelivered message; each checked for exactly-once against the stand-in.
-import {randomBytes, randomUUID} from 'node:crypto';
+import {randomBytes} from 'node:crypto';
 import {createServer, IncomingMessage, Server, ServerResponse} from 'node:http';
 import {PubSub} from '@google-cloud/pubsub';
 import {z} from 'zod';
@@ -23,8 +23,8 @@ import {
   stopFunction,
   waitForHealth,
 } from './instance';
-import {ItemWiring, wireItemTopics} from './pubsub-setup';
-import {signedWebhookHeaders} from './webhook-headers';
+import {ItemWiring, sinkTopic, wireItemTopics} from './pubsub-setup';
+import {postSignedDelivery} from './webhook-headers';
 
 export const ASYNC_TARGETS = {
   ackP99Ms: 1000,
@@ -321,16 +321,8 @@ async function deliver(
   pairs: Pair[],
 ): Promise<{ms: number; status: number; name?: string}> {
   const body = enrollmentEvent(pairs);
-  const id = `msg_${randomUUID()}`;
   const t = performance.now();
-  const res = await fetch(`${url}/webhooks/sis`, {
-    method: 'POST',
-    headers: {
-      'Content-Type': 'application/json',
-      ...signedWebhookHeaders(secret, id, new Date(), body),
-    },
-    body,
-  });
+  const res = await postSignedDelivery(url, secret, body);
   const json = (await res.json()) as {name?: string};
   return {
     ms: performance.now() - t,
@@ -365,8 +357,7 @@ async function measureAck(
 ): Promise<number[]> {
   const tag = `ack${Date.now().toString(36)}`;
   const topic = `bench-sink-${tag}`;
-  const pubsub = new PubSub({projectId: opts.project});
-  await pubsub.createTopic(topic);
+  const sink = await sinkTopic(opts.project, topic);
   const secret = `whsec_${randomBytes(32).toString('base64')}`;
   const intake = spawnFunction({
     port: await freePort(),
@@ -397,8 +388,7 @@ async function measureAck(
     return ms;
   } finally {
     await stopFunction(intake);
-    await pubsub.topic(topic).delete();
-    await pubsub.close();
+    await sink.close();
   }
 }
 

@@ -1,9 +1,8 @@
 // The sizing scenario of `npm run bench` (issue 13): peak memory of one instance of each target at the concurrency
 // the deploy gives it by default (tools/deploy-settings.ts), under the heaviest legitimate load: every request in flight the
 // largest there is. The deploy's memory is chosen so that this peak stays at or under 70 % of it.
-import {randomBytes, randomUUID} from 'node:crypto';
+import {randomBytes} from 'node:crypto';
 import {readFileSync} from 'node:fs';
-import {PubSub} from '@google-cloud/pubsub';
 import {ClassroomStandIn} from '../standin/server';
 import {enrollmentEvent, makePairs} from './bench-term-start';
 import {
@@ -14,7 +13,8 @@ import {
   waitForHealth,
 } from './instance';
 import {SIZING_DEFAULTS} from './deploy-settings';
-import {signedWebhookHeaders} from './webhook-headers';
+import {sinkTopic} from './pubsub-setup';
+import {postSignedDelivery} from './webhook-headers';
 
 /** What the deploy gives each target by default (tools/deploy-settings.ts); the bench measures at these. */
 export const SIZING = {
@@ -109,9 +109,8 @@ async function httpRun(
   const {concurrency, memoryMiB, heapMiB} = SIZING.http;
   const tag = `sz${Date.now().toString(36)}`;
   const topic = `bench-sizing-${tag}`;
-  const pubsub = new PubSub({projectId: opts.project});
   // Items are published to a topic nobody reads: what is measured is the intake, not the quota.
-  await pubsub.createTopic(topic);
+  const sink = await sinkTopic(opts.project, topic);
   const secret = `whsec_${randomBytes(32).toString('base64')}`;
   const fn = await spawnTarget(
     opts,
@@ -143,19 +142,7 @@ async function httpRun(
         });
       else if (kind === 1) {
         const body = enrollmentEvent(makePairs(`${tag}-${n++}`, 1000));
-        res = await fetch(`${fn.url}/webhooks/sis`, {
-          method: 'POST',
-          headers: {
-            'Content-Type': 'application/json',
-            ...signedWebhookHeaders(
-              secret,
-              `msg_${randomUUID()}`,
-              new Date(),
-              body,
-            ),
-          },
-          body,
-        });
+        res = await postSignedDelivery(fn.url, secret, body);
       } else
         res = await fetch(`${fn.url}/v1/invitations`, {
           method: 'POST',
@@ -190,8 +177,7 @@ async function httpRun(
     };
   } finally {
     await stopFunction(fn);
-    await pubsub.topic(topic).delete();
-    await pubsub.close();
+    await sink.close();
   }
 }
 
@@ -215,8 +201,7 @@ async function workerRun(
   };
   // The operations the pushes belong to, made by an intake instance onto a topic nobody reads.
   const topic = `bench-sizing-${tag}`;
-  const pubsub = new PubSub({projectId: opts.project});
-  await pubsub.createTopic(topic);
+  const sink = await sinkTopic(opts.project, topic);
   const intake = await spawnTarget(
     opts,
     'invitations',
@@ -294,8 +279,7 @@ async function workerRun(
     };
   } finally {
     await Promise.all([stopFunction(fn), stopFunction(intake)]);
-    await pubsub.topic(topic).delete();
-    await pubsub.close();
+    await sink.close();
   }
 }
 

@@ -13,7 +13,7 @@ import {
   stopFunction,
   waitForHealth,
 } from './instance';
-import {signedWebhookHeaders} from './webhook-headers';
+import {postSignedDelivery} from './webhook-headers';
 
 /** Classroom's documented quota (1,200 queries per minute per user, 3,000 per project), as the stand-in enforces it. */
 export const TERM_START_QUOTA = {userQps: 20, projectQps: 50};
@@ -390,13 +390,8 @@ async function asWebhooks(
       let res: Response;
       let json: z.infer<typeof DeliveryAnswer>;
       try {
-        res = await fetch(`${fleet.url(instance)}/webhooks/sis`, {
-          method: 'POST',
-          headers: {
-            'Content-Type': 'application/json',
-            ...signedWebhookHeaders(secret, id, new Date(), body),
-          },
-          body,
+        res = await postSignedDelivery(fleet.url(instance), secret, body, {
+          id,
           signal: AbortSignal.timeout(SENDER_TIMEOUT_MS),
         });
         json = DeliveryAnswer.parse(await res.json());
@@ -452,19 +447,7 @@ async function warm(fleet: Fleet, secret: string, tag: string): Promise<void> {
           }),
         }).then(r => r.arrayBuffer());
       const body = enrollmentEvent(pairs.slice(i * 5 + 3, i * 5 + 5));
-      const res = await fetch(`${fn.url}/webhooks/sis`, {
-        method: 'POST',
-        headers: {
-          'Content-Type': 'application/json',
-          ...signedWebhookHeaders(
-            secret,
-            `msg_${randomUUID()}`,
-            new Date(),
-            body,
-          ),
-        },
-        body,
-      });
+      const res = await postSignedDelivery(fn.url, secret, body);
       await res.arrayBuffer();
       if (res.status !== 200)
         throw new Error(`warm-up delivery answered ${res.status}`);

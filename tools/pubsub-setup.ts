@@ -57,3 +57,22 @@ export async function wireItemTopics(opts: {
     close: () => pubsub.close(),
   };
 }
+
+/**
+ * A topic nobody reads (for measuring intake without spending quota: what is published to it is dropped). Deleted
+ * by `close`.
+ */
+export async function sinkTopic(
+  projectId: string,
+  topic: string,
+): Promise<{topic: string; close(): Promise<void>}> {
+  const pubsub = new PubSub({projectId});
+  await pubsub.createTopic(topic);
+  return {
+    topic,
+    async close() {
+      await pubsub.topic(topic).delete();
+      await pubsub.close();
+    },
+  };
+}
