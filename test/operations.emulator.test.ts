@@ -1,7 +1,9 @@
 // Long-running operations (AIP-151): GET /v1/operations/{id} shows progress counted from the items' results while
 // the operation runs, and every result in item order once it is done; an item's result is recorded once, whoever
-// finishes it; unknown, malformed and expired operations are 404.
+// finishes it; unknown, malformed and expired operations are 404; a done operation polled again is answered from
+// memory.
 import request from 'supertest';
+import {HttpOperations} from '../functions/http/operations';
 import {Operations} from '../functions/operations/store';
 import {startTestGateway, TestGateway} from './support/gateway';
 
@@ -174,4 +176,67 @@ it('unknown, malformed and expired operations answer 404 in Google error JSON', 
     caller: 'unverified',
   });
   await get(`operations/${old.id}`).expect(404);
+});
+
+describe('a done operation, polled again', () => {
+  /** The store as the route uses it, counting how often all of an operation's results are read. */
+  class CountingOperations extends Operations {
+    resultReads = 0;
+    override async allResults(id: string) {
+      this.resultReads++;
+      return super.allResults(id);
+    }
+  }
+
+  it('is answered from memory: its results are read once, however often it is polled; a running one is never kept', async () => {
+    clock = Date.now();
+    const counting = new CountingOperations(
+      t.db,
+      t.config.collectionPrefix,
+      t.config.operationTtlMs,
+      () => clock,
+    );
+    const route = new HttpOperations(counting);
+    const op = await counting.create({
+      kind: 'batchCreate',
+      total: 2,
+      caller: 'unverified',
+    });
+    await counting.record(op.id, {
+      index: 0,
+      outcome: 'created',
+      invitation: invitation(10),
+    });
+    const running = await route.get(op.id);
+    expect(running.body).toMatchObject({done: false});
+    await counting.record(op.id, {
+      index: 1,
+      outcome: 'created',
+      invitation: invitation(11),
+    });
+    const first = await route.get(op.id);
+    expect(first.body).toMatchObject({done: true});
+    for (let i = 0; i < 3; i++)
+      expect((await route.get(op.id)).body).toEqual(first.body);
+    expect(counting.resultReads).toBe(1);
+  });
+
+  it('is still 404 once expired, whatever the instance remembers', async () => {
+    clock = Date.now();
+    const route = new HttpOperations(ops);
+    const op = await ops.create({
+      kind: 'batchCreate',
+      total: 1,
+      caller: 'unverified',
+    });
+    await ops.record(op.id, {
+      index: 0,
+      outcome: 'created',
+      invitation: invitation(12),
+    });
+    expect((await route.get(op.id)).body).toMatchObject({done: true});
+    clock = Date.now() + t.config.operationTtlMs + 1000;
+    expect((await route.get(op.id)).httpStatus).toBe(404);
+    clock = Date.now();
+  });
 });

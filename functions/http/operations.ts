@@ -1,11 +1,23 @@
 // GET /v1/operations/{id}: an operation's progress, and its results once done. A read: logged, not audited.
+// A done operation never changes (results are written once), so its answer is kept in memory, within a bound: a
+// caller polling a done 10,000-item operation pays one read per poll, not 10,000.
 import type {OperationAnswer} from '../answers';
 import {fromError, ErrorAnswer} from '../answers';
 import {gatewayError} from '../errors';
-import type {Operations} from '../operations/store';
-import {operationJson} from '../operations/view';
+import type {OperationProgress, Operations} from '../operations/store';
+import {OperationJson, operationJson} from '../operations/view';
+
+/** Results of done operations kept per instance, in all (a 10,000-item operation's answer is about 2 MB). */
+export const DONE_CACHE_MAX_RESULTS = 50_000;
 
 export class HttpOperations {
+  /** Done operations' answers by id, oldest first (Map keeps insertion order). */
+  private readonly done = new Map<
+    string,
+    {body: OperationJson; progress: OperationProgress}
+  >();
+  private doneResults = 0;
+
   constructor(private readonly operations: Operations) {}
 
   async get(
@@ -20,18 +32,47 @@ export class HttpOperations {
         ),
         'not_found',
       );
+    // Read first even when kept: an expired operation is gone (404), whatever this instance remembers.
+    const kept = this.done.get(op.id);
+    if (kept) return this.answer(op.id, kept.body, kept.progress);
     const progress = await this.operations.progress(op);
     const results =
       progress.pending === 0
         ? await this.operations.allResults(op.id)
         : undefined;
+    const body = operationJson(op, progress, results);
+    if (body.done && results) this.keep(op.id, body, progress, results.length);
+    return this.answer(op.id, body, progress);
+  }
+
+  private answer(
+    id: string,
+    body: OperationJson,
+    progress: OperationProgress,
+  ): OperationAnswer<string> {
     return {
       kind: 'operation',
       httpStatus: 200,
-      body: operationJson(op, progress, results),
+      body,
       headers: {'Cache-Control': 'no-store'},
-      outcome: progress.pending === 0 ? 'done' : 'running',
-      details: {operation: op.id, ...progress},
+      outcome: body.done ? 'done' : 'running',
+      details: {operation: id, ...progress},
     };
+  }
+
+  private keep(
+    id: string,
+    body: OperationJson,
+    progress: OperationProgress,
+    results: number,
+  ): void {
+    if (results > DONE_CACHE_MAX_RESULTS) return;
+    this.done.set(id, {body, progress});
+    this.doneResults += results;
+    for (const [oldId, old] of this.done) {
+      if (this.doneResults <= DONE_CACHE_MAX_RESULTS) break;
+      this.done.delete(oldId);
+      this.doneResults -= old.body.response?.results.length ?? 0;
+    }
   }
 }
