@@ -315,7 +315,7 @@ describe('the printed script and the deploy make the same calls', () => {
           `--trigger-service-account=${TRIGGER_SA}`,
           '--retry',
           '--ingress-settings=internal-only',
-          '--memory=512Mi',
+          '--memory=1Gi',
           '--cpu=1',
           '--concurrency=16',
           '--max-instances=5',
@@ -331,7 +331,7 @@ describe('the printed script and the deploy make the same calls', () => {
         'CLASSROOM_SUBJECTS: "admin1@district.example admin2@district.example"',
       );
       expect(w.files['workers.env.yaml']).toContain(
-        'NODE_OPTIONS: "--max-old-space-size=384"',
+        'NODE_OPTIONS: "--max-old-space-size=768"',
       );
     }
   });

@@ -303,6 +303,10 @@ export async function runSizing(opts: SizingOptions): Promise<SizingResult> {
     await standIn.stop();
   }
   for (const r of runs) console.log(`\n${row(r).join(' | ')}`);
+  for (const r of runs.filter(r => r.shareOfMemory > RSS_TARGET_SHARE))
+    console.log(
+      `TARGET MISSED: ${r.target} peaked at ${(100 * r.shareOfMemory).toFixed(0)} % of its memory (≤ ${100 * RSS_TARGET_SHARE} %): raise its memory or lower its concurrency in tools/deploy-settings.ts`,
+    );
   return {
     figures: {runs, targetShare: RSS_TARGET_SHARE},
     rows: runs.map(row),

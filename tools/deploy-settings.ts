@@ -44,13 +44,13 @@ export const SIZING_DEFAULTS: Record<'http' | 'worker', SizingDefaults> = {
     heapMib: 768,
   },
   worker: {
-    memory: '512Mi',
+    memory: '1Gi',
     cpu: '1',
     concurrency: 16,
     maxInstances: 5,
     minInstances: 0,
     timeoutSeconds: 60,
-    heapMib: 384,
+    heapMib: 768,
   },
 };
 
