@@ -424,6 +424,7 @@ const VALID = [
   'PROJECT=district-gateway-test',
   'REGION=us-central1',
   'INVOKERS=serviceAccount:sis@district-gateway-test.iam.gserviceaccount.com',
+  'CLASSROOM_SUBJECT=classroom-admin@district.example',
 ].join('\n');
 const PUBLIC = [
   VALID,
@@ -438,7 +439,7 @@ describe('a deploy.env that cannot work stops everything before the first comman
     [
       'an unknown key',
       `${VALID}\nMEMORY=2Gi`,
-      ':4: MEMORY is neither a deployment setting (deploy.env.example) nor a gateway setting (docs/configuration.md)',
+      ':5: MEMORY is neither a deployment setting (deploy.env.example) nor a gateway setting (docs/configuration.md)',
     ],
     [
       'a gateway setting the function would refuse',
@@ -453,7 +454,7 @@ describe('a deploy.env that cannot work stops everything before the first comman
     [
       'a secret value',
       `${VALID}\nWEBHOOK_SECRETS=whsec_c2VjcmV0LXZhbHVlLXRoYXQtbXVzdC1ub3QtbGVhaw==`,
-      ':4: WEBHOOK_SECRETS holds secret values, which never go into deploy.env',
+      ':5: WEBHOOK_SECRETS holds secret values, which never go into deploy.env',
     ],
     [
       'webhooks (public) without the caller settings',
@@ -481,6 +482,11 @@ describe('a deploy.env that cannot work stops everything before the first comman
       'WORKER_CONCURRENCY above 1 needs WORKER_CPU of at least 1',
     ],
     [
+      'no admin to act as (Classroom would refuse every call)',
+      VALID.replace(/^CLASSROOM_SUBJECTS?=.*$/m, ''),
+      'set CLASSROOM_SUBJECT (or CLASSROOM_SUBJECTS)',
+    ],
+    [
       'a NOT_FOUND retry longer than the retry window',
       `${VALID}\nRETRY_NOT_FOUND_FOR=2d`,
       "RETRY_NOT_FOUND_FOR must be under the items' retry window",
@@ -503,12 +509,12 @@ describe('a deploy.env that cannot work stops everything before the first comman
     [
       'a key set twice',
       `${VALID}\nREGION=europe-west1`,
-      ':4: REGION is already set on line 2',
+      ':5: REGION is already set on line 2',
     ],
     [
       'a comment after a value',
       `${VALID}\nHTTP_MEMORY=2Gi # bigger`,
-      ':4: HTTP_MEMORY: a comment after a value',
+      ':5: HTTP_MEMORY: a comment after a value',
     ],
     ['an export line', `export ${VALID}`, ':1: no "export"'],
   ])('%s', async (_, text, message) => {
@@ -560,8 +566,8 @@ describe('what a deploy.env decides', () => {
     ).toContain(
       '--member=serviceAccount:sis@district-gateway-test.iam.gserviceaccount.com',
     );
-    // No admin to impersonate: no Token Creator on itself, no client ID to print.
-    expect(r.calls.map(head)).not.toContain(
+    // Its admin is impersonated keylessly: Token Creator on itself.
+    expect(r.calls.map(head)).toContain(
       `gcloud iam service-accounts add-iam-policy-binding ${SA}`,
     );
   });

@@ -580,6 +580,10 @@ export function readDeploySettings(
 function acrossSettings(s: DeploySettings): string[] {
   const c = s.config;
   const problems: string[] = [];
+  if (c.classroomSubjects.length === 0)
+    problems.push(
+      'set CLASSROOM_SUBJECT (or CLASSROOM_SUBJECTS): the Workspace admin the gateway acts as through domain-wide delegation. Without one it calls Classroom as its service account, which Classroom refuses, so every invitation would fail',
+    );
   if (c.classroomIsLocal)
     problems.push(
       `CLASSROOM_ROOT_URL points at a local stand-in (${c.classroomRootUrl}): leave it unset to call Classroom`,
