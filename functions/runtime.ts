@@ -128,6 +128,7 @@ export function createRuntime(config: Config, deps: RuntimeDeps = {}): Runtime {
     deps.queue ?? new PubSubQueue(config.invitationsTopic, config.projectId),
     config.itemsPerMessage,
   );
+  const operationsView = new HttpOperations(operations);
   const webhooks = new WebhookProcessor(
     config,
     flow,
@@ -136,6 +137,7 @@ export function createRuntime(config: Config, deps: RuntimeDeps = {}): Runtime {
     deliveries,
     webhookRefusals,
     intake,
+    operationsView,
   );
   const callers = new CallerVerifier(
     config.callerAudience,
@@ -146,8 +148,14 @@ export function createRuntime(config: Config, deps: RuntimeDeps = {}): Runtime {
     handler: createApp(
       {
         invitations,
-        operations: new HttpOperations(operations),
-        batches: new HttpBatches(intake, ledger, keys, httpRefusals),
+        operations: operationsView,
+        batches: new HttpBatches(
+          intake,
+          ledger,
+          keys,
+          httpRefusals,
+          operationsView,
+        ),
         removals,
         webhooks,
         callers,

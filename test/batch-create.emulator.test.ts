@@ -78,15 +78,25 @@ it('answers an operation at once; bad items are results already, good ones compl
   expect(t.standIn.invitations.size).toBe(3);
 });
 
-it('the same Idempotency-Key and batch: the same operation, and nothing published again', async () => {
+it('the same Idempotency-Key and batch: the same operation, shown as it is now, and nothing published again', async () => {
   const body = {requests: [{invitation: inv(10)}, {invitation: inv(11)}]};
   const first = await post(body, 'batch-key-1').expect(200);
   const again = await post(body, 'batch-key-1').expect(200);
   expect(again.body.name).toBe(first.body.name);
   expect(again.headers['idempotent-replayed']).toBe('true');
-  await work(2); // two messages, not four
+  await work(2); // two items, not four
   await new Promise(r => setTimeout(r, 300));
   expect(received()).toHaveLength(0);
+  // Once it is done, a replay shows it done, with its results, as a GET does (not the answer as it was taken).
+  const later = await post(body, 'batch-key-1').expect(200);
+  expect(later.headers['idempotent-replayed']).toBe('true');
+  expect(later.headers.location).toBe(`/v1/${first.body.name}`);
+  const got = await request(t.server).get(`/v1/${first.body.name}`).expect(200);
+  expect(later.body).toEqual(got.body);
+  expect(later.body).toMatchObject({
+    done: true,
+    metadata: {progress: {created: 2, pending: 0}},
+  });
   // Another batch under the same key is refused, as for single creates.
   await post({requests: [{invitation: inv(12)}]}, 'batch-key-1').expect(422);
 });

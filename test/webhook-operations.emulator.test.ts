@@ -109,6 +109,14 @@ it('a large delivery: 202 with the operation at once, the same operation for its
   ]);
   expect(results[4]!.invitation!.role).toBe('STUDENT');
   expect(t.standIn.invitations.size).toBe(4);
+  // A redelivery once it is done: the operation as it is now (done, with its results), still 202 and replayed.
+  const late = await postWebhook(t.server, secret, payload, {
+    id,
+    at: new Date(),
+  }).expect(202);
+  expect(late.headers['idempotent-replayed']).toBe('true');
+  expect(late.body).toEqual(done.body);
+  expect(t.standIn.invitations.size).toBe(4);
   // Each item's audit event names the operation.
   const audited = (await t.auditDocs()).filter(
     e => e.operationId === name.slice('operations/'.length),

@@ -19,6 +19,7 @@ import {operationJson, operationName} from '../operations/view';
 import type {RefusalAudit} from '../refusal-audit';
 import type {RawRequest} from '../validation';
 import {BATCH_BODY_MAX_BYTES} from './body-limits';
+import type {HttpOperations} from './operations';
 
 const NO_PAIR = {courseId: null, userId: null, role: null, pairKey: null};
 
@@ -28,6 +29,8 @@ export class HttpBatches {
     private readonly ledger: Ledger,
     private readonly keys: IdempotencyKeys,
     private readonly refusals: RefusalAudit,
+    /** Answers a replayed batch with its operation as it is now. */
+    private readonly operations?: HttpOperations,
   ) {}
 
   async create(
@@ -66,7 +69,9 @@ export class HttpBatches {
         run,
         err => logs.keyOutcomeNotStored(ctx.requestId, err),
       );
-      return once.answer;
+      return this.operations
+        ? await this.operations.asNow(once.answer)
+        : once.answer;
     } catch (err) {
       logs.keyHandlingFailed(ctx.requestId, err);
       return fromError(toApiError(err), 'failed');

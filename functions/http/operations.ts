@@ -1,7 +1,7 @@
 // GET /v1/operations/{id}: an operation's progress, and its results once done. A read: logged, not audited.
 // A done operation never changes (results are written once), so its answer is kept in memory, within a bound: a
 // caller polling a done 10,000-item operation pays one read per poll, not 10,000.
-import type {OperationAnswer} from '../answers';
+import type {Answer, OperationAnswer} from '../answers';
 import {fromError, ErrorAnswer} from '../answers';
 import {gatewayError} from '../errors';
 import type {OperationProgress, Operations} from '../operations/store';
@@ -43,6 +43,23 @@ export class HttpOperations {
     const body = operationJson(op, progress, results);
     if (body.done && results) this.keep(op.id, body, progress, results.length);
     return this.answer(op.id, body, progress);
+  }
+
+  /**
+   * A replayed answer that named an operation (a batch's, a large delivery's, by its Location) shows the operation
+   * as it is now, as a GET would, not as it was when it was taken; an expired one stays as it was stored.
+   */
+  async asNow<A extends Answer<string>>(answer: A): Promise<A> {
+    if (answer.kind !== 'stored' || answer.outcome !== 'replayed')
+      return answer;
+    const id = /^\/v1\/operations\/([A-Za-z0-9_-]{22})$/.exec(
+      answer.headers.Location ?? '',
+    )?.[1];
+    if (!id) return answer;
+    const now = await this.get(id);
+    return now.kind === 'operation'
+      ? {...answer, json: JSON.stringify(now.body)}
+      : answer;
   }
 
   private answer(

@@ -19,6 +19,7 @@ import {parseJsonObjectBody, RawRequest} from '../validation';
 import {EnrollmentEvent, parseEvent} from './enrollments';
 import {DeliveryRunner, WebhookAnswer} from './delivery';
 import {actionableCount, startDeliveryOperation} from './async-delivery';
+import type {HttpOperations} from '../http/operations';
 import type {Intake} from '../operations/intake';
 import {SignatureHeaders, SignatureVerifier} from './signature';
 
@@ -46,6 +47,8 @@ export class WebhookProcessor {
     private readonly deliveries: IdempotencyKeys,
     private readonly refusals: RefusalAudit,
     private readonly intake?: Intake,
+    /** Answers a redelivery of a delivery taken as an operation with that operation as it is now. */
+    private readonly operations?: HttpOperations,
   ) {
     this.verifier = new SignatureVerifier(config.webhookSecrets);
     this.runner = new DeliveryRunner(config, flow, removals, ledger);
@@ -179,6 +182,8 @@ export class WebhookProcessor {
       },
       err => logs.deliveryOutcomeNotStored(ctx.requestId, err),
     );
-    return once.answer;
+    return this.operations
+      ? await this.operations.asNow(once.answer)
+      : once.answer;
   }
 }
