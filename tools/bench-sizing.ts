@@ -57,6 +57,40 @@ export interface SizingResult {
   broken: boolean;
 }
 
+/** Answers counted by status; `failed` says which statuses count as failures for the target. */
+class Tally {
+  requests = 0;
+  failures = 0;
+  readonly statuses: Record<string, number> = {};
+  constructor(private readonly failed: (status: number) => boolean) {}
+  add(status: number): void {
+    this.requests++;
+    this.statuses[status] = (this.statuses[status] ?? 0) + 1;
+    if (this.failed(status)) this.failures++;
+  }
+}
+
+/** A run's figures: the process's peak against the size the deploy gives the target. */
+function measured(
+  target: SizingRun['target'],
+  size: {concurrency: number; memoryMiB: number; heapMiB: number},
+  load: string,
+  tally: Tally,
+  pid: number | undefined,
+): SizingRun {
+  const peak = peakRssMiB(pid);
+  return {
+    target,
+    ...size,
+    load,
+    requests: tally.requests,
+    failures: tally.failures,
+    statuses: tally.statuses,
+    peakRssMiB: peak,
+    shareOfMemory: peak / size.memoryMiB,
+  };
+}
+
 /** The process's high-water resident set (VmHWM), in MiB. */
 export function peakRssMiB(pid: number | undefined): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -106,7 +140,7 @@ async function httpRun(
   opts: SizingOptions,
   standIn: ClassroomStandIn,
 ): Promise<SizingRun> {
-  const {concurrency, memoryMiB, heapMiB} = SIZING.http;
+  const {concurrency, heapMiB} = SIZING.http;
   const tag = `sz${Date.now().toString(36)}`;
   const topic = `bench-sizing-${tag}`;
   // Items are published to a topic nobody reads: what is measured is the intake, not the quota.
@@ -125,9 +159,7 @@ async function httpRun(
     heapMiB,
   );
   const rounds = opts.quick ? 1 : 3;
-  const statuses: Record<string, number> = {};
-  let requests = 0;
-  let failures = 0;
+  const tally = new Tally(status => status >= 500);
   try {
     const batch = largestBatch(tag);
     let n = 0;
@@ -154,27 +186,19 @@ async function httpRun(
           }),
         });
       await res.arrayBuffer();
-      requests++;
-      statuses[res.status] = (statuses[res.status] ?? 0) + 1;
-      if (res.status >= 500) failures++;
+      tally.add(res.status);
     };
     for (let round = 0; round < rounds; round++)
       await Promise.all(
         Array.from({length: concurrency}, (_, slot) => one(slot, round)),
       );
-    const peak = peakRssMiB(fn.child.pid);
-    return {
-      target: 'invitations',
-      concurrency,
-      memoryMiB,
-      heapMiB,
-      load: `${concurrency} in flight × ${rounds} rounds: 10,000-item batches (${(Buffer.byteLength(batch) / 2 ** 20).toFixed(2)} MiB), 1,000-enrollment deliveries, single creates`,
-      requests,
-      failures,
-      statuses,
-      peakRssMiB: peak,
-      shareOfMemory: peak / memoryMiB,
-    };
+    return measured(
+      'invitations',
+      SIZING.http,
+      `${concurrency} in flight × ${rounds} rounds: 10,000-item batches (${(Buffer.byteLength(batch) / 2 ** 20).toFixed(2)} MiB), 1,000-enrollment deliveries, single creates`,
+      tally,
+      fn.child.pid,
+    );
   } finally {
     await stopFunction(fn);
     await sink.close();
@@ -189,7 +213,7 @@ async function workerRun(
   opts: SizingOptions,
   standIn: ClassroomStandIn,
 ): Promise<SizingRun> {
-  const {concurrency, memoryMiB, heapMiB} = SIZING.worker;
+  const {concurrency, heapMiB} = SIZING.worker;
   const tag = `szw${Date.now().toString(36)}`;
   const prefix = `bench_${tag}_`;
   const env = {
@@ -210,9 +234,8 @@ async function workerRun(
   );
   const fn = await spawnTarget(opts, 'invitationsWorker', env, heapMiB);
   const rounds = opts.quick ? 1 : 3;
-  const statuses: Record<string, number> = {};
-  let requests = 0;
-  let failures = 0;
+  // A push is acknowledged (2xx) or it is not: every item must have run.
+  const tally = new Tally(status => status >= 300);
   try {
     for (let round = 0; round < rounds; round++) {
       await Promise.all(
@@ -257,26 +280,18 @@ async function workerRun(
             },
           );
           await res.arrayBuffer();
-          requests++;
-          statuses[res.status] = (statuses[res.status] ?? 0) + 1;
-          if (res.status >= 300) failures++;
+          tally.add(res.status);
         }),
       );
       await sleep(100);
     }
-    const peak = peakRssMiB(fn.child.pid);
-    return {
-      target: 'invitationsWorker',
-      concurrency,
-      memoryMiB,
-      heapMiB,
-      load: `${concurrency} pushes in flight × ${rounds} rounds, 100 items each (the most a message carries)`,
-      requests,
-      failures,
-      statuses,
-      peakRssMiB: peak,
-      shareOfMemory: peak / memoryMiB,
-    };
+    return measured(
+      'invitationsWorker',
+      SIZING.worker,
+      `${concurrency} pushes in flight × ${rounds} rounds, 100 items each (the most a message carries)`,
+      tally,
+      fn.child.pid,
+    );
   } finally {
     await Promise.all([stopFunction(fn), stopFunction(intake)]);
     await sink.close();
