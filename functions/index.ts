@@ -14,6 +14,7 @@ import * as logs from './log-events';
 import type * as WorkerEntry from './operations/worker-entry';
 import type * as RuntimeModule from './runtime';
 import {configOrExit} from './startup';
+import {DEAD_LETTER_TARGET, HTTP_TARGET, WORKER_TARGET} from './targets';
 
 const config = configOrExit(process.env);
 let runtime: Promise<RuntimeModule.Runtime> | undefined;
@@ -33,7 +34,7 @@ function load(): Promise<RuntimeModule.Runtime> {
   return runtime;
 }
 
-http('invitations', async (req, res) => {
+http(HTTP_TARGET, async (req, res) => {
   let h: Handler;
   try {
     h = (await load()).handler;
@@ -67,5 +68,5 @@ async function runItem(
 
 const worker: CloudEventFunction = event => runItem(event, false);
 const deadLetter: CloudEventFunction = event => runItem(event, true);
-cloudEvent('invitationsWorker', worker);
-cloudEvent('invitationsDeadLetter', deadLetter);
+cloudEvent(WORKER_TARGET, worker);
+cloudEvent(DEAD_LETTER_TARGET, deadLetter);

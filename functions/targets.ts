@@ -22,7 +22,13 @@ export function frameworkTarget(
   return env.FUNCTION_TARGET || 'function';
 }
 
-/** True in a process that serves a CloudEvent target: every request to it must be an event. */
-export function servesEvents(target = frameworkTarget()): boolean {
-  return EVENT_TARGETS.has(target);
+let thisProcess: boolean | undefined;
+
+/**
+ * True in a process that serves a CloudEvent target: every request to it must be an event. Read once (the guard
+ * asks on every request; the target does not change in a process's life).
+ */
+export function servesEvents(): boolean {
+  thisProcess ??= EVENT_TARGETS.has(frameworkTarget());
+  return thisProcess;
 }

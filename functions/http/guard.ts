@@ -114,7 +114,8 @@ function admit(
     const rawBody = Buffer.concat(chunks, r.receivedBytes);
     if (hasBody)
       (req as IncomingMessage & {rawBody?: Buffer}).rawBody = rawBody;
-    if (!eventBodyFor(req, rawBody, events) && events) {
+    const isEvent = eventBodyFor(req, rawBody, events);
+    if (events && !isEvent) {
       refuse(r, notAnEvent(), {});
       return;
     }

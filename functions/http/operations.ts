@@ -4,7 +4,7 @@
 import type {Answer, OperationAnswer} from '../answers';
 import {fromError, ErrorAnswer} from '../answers';
 import {gatewayError} from '../errors';
-import type {OperationProgress, Operations} from '../operations/store';
+import type {Operations} from '../operations/store';
 import {OperationJson, operationJson} from '../operations/view';
 
 /** Results of done operations kept per instance, in all (a 10,000-item operation's answer is about 2 MB). */
@@ -12,10 +12,7 @@ export const DONE_CACHE_MAX_RESULTS = 50_000;
 
 export class HttpOperations {
   /** Done operations' answers by id, oldest first (Map keeps insertion order). */
-  private readonly done = new Map<
-    string,
-    {body: OperationJson; progress: OperationProgress}
-  >();
+  private readonly done = new Map<string, OperationJson>();
   private doneResults = 0;
 
   constructor(private readonly operations: Operations) {}
@@ -34,15 +31,15 @@ export class HttpOperations {
       );
     // Read first even when kept: an expired operation is gone (404), whatever this instance remembers.
     const kept = this.done.get(op.id);
-    if (kept) return this.answer(op.id, kept.body, kept.progress);
+    if (kept) return this.answer(op.id, kept);
     const progress = await this.operations.progress(op);
     const results =
       progress.pending === 0
         ? await this.operations.allResults(op.id)
         : undefined;
     const body = operationJson(op, progress, results);
-    if (body.done && results) this.keep(op.id, body, progress, results.length);
-    return this.answer(op.id, body, progress);
+    if (body.done) this.keep(op.id, body);
+    return this.answer(op.id, body);
   }
 
   /**
@@ -62,34 +59,26 @@ export class HttpOperations {
       : answer;
   }
 
-  private answer(
-    id: string,
-    body: OperationJson,
-    progress: OperationProgress,
-  ): OperationAnswer<string> {
+  private answer(id: string, body: OperationJson): OperationAnswer<string> {
     return {
       kind: 'operation',
       httpStatus: 200,
       body,
       headers: {'Cache-Control': 'no-store'},
       outcome: body.done ? 'done' : 'running',
-      details: {operation: id, ...progress},
+      details: {operation: id, ...body.metadata.progress},
     };
   }
 
-  private keep(
-    id: string,
-    body: OperationJson,
-    progress: OperationProgress,
-    results: number,
-  ): void {
-    if (results > DONE_CACHE_MAX_RESULTS) return;
-    this.done.set(id, {body, progress});
-    this.doneResults += results;
+  private keep(id: string, body: OperationJson): void {
+    const size = (b: OperationJson) => b.response?.results.length ?? 0;
+    if (size(body) > DONE_CACHE_MAX_RESULTS) return;
+    this.done.set(id, body);
+    this.doneResults += size(body);
     for (const [oldId, old] of this.done) {
       if (this.doneResults <= DONE_CACHE_MAX_RESULTS) break;
       this.done.delete(oldId);
-      this.doneResults -= old.body.response?.results.length ?? 0;
+      this.doneResults -= size(old);
     }
   }
 }

@@ -146,14 +146,7 @@ export class Operations {
    */
   async record(id: string, result: OperationItemResult): Promise<boolean> {
     try {
-      await this.results(id)
-        .doc(String(result.index).padStart(6, '0'))
-        .create({
-          ...stripUndefined(result),
-          ...tallyOf(result.outcome),
-          at: Timestamp.fromMillis(this.now()),
-          expireAt: Timestamp.fromMillis(this.now() + this.ttlMs),
-        });
+      await this.resultDoc(id, result.index).create(this.resultData(result));
       return true;
     } catch (err) {
       if (isAlreadyExists(err)) return false;
@@ -166,12 +159,7 @@ export class Operations {
     for (let i = 0; i < results.length; i += 500) {
       const batch = this.db.batch();
       for (const r of results.slice(i, i + 500))
-        batch.create(this.results(id).doc(String(r.index).padStart(6, '0')), {
-          ...stripUndefined(r),
-          ...tallyOf(r.outcome),
-          at: Timestamp.fromMillis(this.now()),
-          expireAt: Timestamp.fromMillis(this.now() + this.ttlMs),
-        });
+        batch.create(this.resultDoc(id, r.index), this.resultData(r));
       await batch.commit();
     }
   }
@@ -181,10 +169,17 @@ export class Operations {
     id: string,
     index: number,
   ): Promise<OperationItemResult | undefined> {
-    const snap = await this.results(id)
-      .doc(String(index).padStart(6, '0'))
-      .get();
+    const snap = await this.resultDoc(id, index).get();
     return snap.exists ? toResult(snap.data()!) : undefined;
+  }
+
+  /** Which of these items have a result, in one round trip (a worker's message names up to 100). */
+  async doneIndexes(id: string, indexes: number[]): Promise<Set<number>> {
+    if (indexes.length === 0) return new Set();
+    const snaps = await this.db.getAll(
+      ...indexes.map(i => this.resultDoc(id, i)),
+    );
+    return new Set(snaps.filter(s => s.exists).map(s => Number(s.id)));
   }
 
   /** Counts per bucket, in two aggregation queries (at most five aggregations each). */
@@ -209,6 +204,20 @@ export class Operations {
 
   private results(id: string) {
     return this.ops.doc(id).collection(RESULTS_SUBCOLLECTION);
+  }
+
+  /** An item's result document: its index, zero-padded, so that the ids sort as the items do. */
+  private resultDoc(id: string, index: number) {
+    return this.results(id).doc(String(index).padStart(6, '0'));
+  }
+
+  private resultData(r: OperationItemResult): DocumentData {
+    return {
+      ...stripUndefined(r),
+      ...tallyOf(r.outcome),
+      at: Timestamp.fromMillis(this.now()),
+      expireAt: Timestamp.fromMillis(this.now() + this.ttlMs),
+    };
   }
 }
 

@@ -15,18 +15,14 @@ export async function runItemEvent(
     logs.unreadableItemMessage(event.id);
     return;
   }
-  let outcome;
-  try {
-    outcome = deadLettered
-      ? await worker.deadLettered(item.message)
-      : await worker.handle(item.message);
-  } catch (err) {
+  const {operation} = item.message;
+  const outcomes = await (
+    deadLettered
+      ? worker.deadLettered(item.message)
+      : worker.handle(item.message)
+  ).catch((err: unknown) => {
     if (!(err instanceof RetryLater)) throw err;
-    throw logs.itemsLeftForRedelivery(
-      item.message.operation,
-      err.why,
-      err.retryAfterS,
-    );
-  }
-  logs.itemsDone(item.message.operation, outcome, deadLettered);
+    throw logs.itemsLeftForRedelivery(operation, err.why, err.retryAfterS);
+  });
+  logs.itemsDone(operation, outcomes, deadLettered);
 }

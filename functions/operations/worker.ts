@@ -96,6 +96,17 @@ export class OperationWorker {
     if (!op) return msg.items.map(() => 'unknown_operation');
     // Every item shares the push's time: none may outlive the message's acknowledgement deadline.
     const deadline = this.now() + this.config.requestDeadlineMs;
+    // Which items (and items they come after) are done already, in one read; items add themselves as they finish.
+    const done = await this.operations.doneIndexes(
+      op.id,
+      [
+        ...new Set(
+          msg.items.flatMap(i =>
+            i.after === undefined ? [i.index] : [i.index, i.after],
+          ),
+        ),
+      ].filter(i => i < op.total),
+    );
     const running = new Map<number, Promise<WorkerOutcome | RetryLater>>();
     for (const item of msg.items) {
       const first =
@@ -103,7 +114,7 @@ export class OperationWorker {
       running.set(
         item.index,
         (first ?? Promise.resolve()).then(() =>
-          this.runItem(op, item, deadline).catch((err: unknown) => {
+          this.runItem(op, item, deadline, done).catch((err: unknown) => {
             if (err instanceof RetryLater) return err;
             throw err;
           }),
@@ -135,16 +146,15 @@ export class OperationWorker {
     op: OperationRecord,
     item: ItemSpec,
     deadline: number,
+    done: Set<number>,
   ): Promise<WorkerOutcome> {
     // An index the operation does not have (a forged message would otherwise fill a missing item's count and make
     // the operation look done): acknowledged.
     if (item.index >= op.total) return 'unknown_operation';
     // An item already done (a redelivery, or a message whose other items came back): no Classroom call.
-    if (await this.operations.resultOf(op.id, item.index)) return 'duplicate';
-    if (
-      item.after !== undefined &&
-      !(await this.operations.resultOf(op.id, item.after))
-    )
+    if (done.has(item.index)) return 'duplicate';
+    // The item it comes after was done before this message, or by this message before it (it runs after it).
+    if (item.after !== undefined && !done.has(item.after))
       throw new RetryLater(
         undefined,
         `item ${item.after} of the same pair first`,
@@ -178,12 +188,12 @@ export class OperationWorker {
       // The person or the course may not exist in Google yet (an SIS runs ahead of provisioning).
       throw new RetryLater(undefined, 'NOT_FOUND within RETRY_NOT_FOUND_FOR');
     // Another delivery of the same message may have recorded it meanwhile: that one reports it recorded.
-    return (await this.operations.record(op.id, {
+    const recorded = await this.operations.record(op.id, {
       index: item.index,
       ...strip(result),
-    }))
-      ? 'recorded'
-      : 'duplicate';
+    });
+    done.add(item.index);
+    return recorded ? 'recorded' : 'duplicate';
   }
 
   /** A message Pub/Sub gave up on (moved to the dead-letter topic): its items still without a result are failed. */
